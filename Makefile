@@ -1,0 +1,142 @@
+# cim-agent — GitOps sync agent for Nix hosts. Plain GNU make; see README.md.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+VERSION    := 0.1.0
+
+CC         ?= cc
+FUZZ_CC    ?= clang
+PKG_CONFIG ?= pkg-config
+PROVE      ?= prove
+
+UNAME := $(shell uname -s)
+PKGS  := libgit2 libcurl libsodium inih jansson
+ifeq ($(UNAME),Linux)
+PKGS  += libsystemd
+HAVE_SYSTEMD := 1
+else
+HAVE_SYSTEMD := 0
+endif
+
+# Deferred (=) so that `make check` can install missing packages before pkg-config runs.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
+	-Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+	-Wpointer-arith -Wcast-qual -Wvla -Wundef -Wwrite-strings -Wimplicit-fallthrough \
+	-Wnull-dereference -Wdouble-promotion -Wmissing-include-dirs -Wno-unused-parameter
+FUZZ_WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter
+
+OPT      ?= -O2 -g
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -DCIM_VERSION='"$(VERSION)"' \
+	-DHAVE_SYSTEMD=$(HAVE_SYSTEMD) -I. $(PKG_CFLAGS)
+CFLAGS  += $(OPT) $(WARNINGS) -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDLIBS  += $(PKG_LIBS)
+
+ifeq ($(SANITIZE),1)
+BUILD   := build/sanitize
+CFLAGS  := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build/release
+endif
+
+LIB_SRC   := $(filter-out agent/main.c,$(wildcard agent/*.c pull/*.c apply/*.c secrets/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/agent/main.o
+BIN       := $(BUILD)/cim-agent
+LIB       := $(BUILD)/libcim.a
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_TIME ?= 10
+SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
+
+.PHONY: all check test unit fuzz fuzz-build demo install format clean deps bench
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+deps:
+	@./scripts/install-deps
+
+# The test command of README.md: installs missing packages, then runs everything.
+check: deps
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+
+test: $(BIN) $(UNIT_BIN)
+	CIM_AGENT=$(abspath $(BIN)) CIM_SRC=$(CURDIR) CMOCKA_MESSAGE_OUTPUT=TAP \
+		$(PROVE) --exec '' $(if $(filter 1,$(SANITIZE)),,-j2) $(UNIT_BIN) $(SHELL_TESTS)
+
+unit: $(UNIT_BIN)
+	CMOCKA_MESSAGE_OUTPUT=TAP $(PROVE) --exec '' $(UNIT_BIN)
+
+# libFuzzer targets, one per parser; a short bounded run over the seed corpus.
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+		mkdir -p build/fuzz/work/$$name; \
+		echo "fuzz: $$name for $(FUZZ_TIME)s"; \
+		$$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 \
+			build/fuzz/work/$$name $$corpus >build/fuzz/$$name.log 2>&1 \
+			|| { tail -40 build/fuzz/$$name.log; exit 1; }; \
+	done; echo "fuzz: all targets ran clean"
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	CIM_AGENT=$(abspath $(BIN)) ./tests/demo.sh
+
+bench: $(BIN)
+	CIM_AGENT=$(abspath $(BIN)) ./bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/cim-agent
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/cim-agent
+	install -m 0644 agent/cim-agent.8 $(DESTDIR)$(MANDIR)/man8/cim-agent.8
+	sed 's|@BINDIR@|$(BINDIR)|g' agent/cim-agent.service >$(DESTDIR)$(UNITDIR)/cim-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cim-agent.service
+	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
+
+format:
+	clang-format -i $(wildcard agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] \
+		tests/unit/*.[ch] tests/fuzz/*.[ch])
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,375 @@
+#include "agent/config.h"
+
+#include "agent/err.h"
+#include "agent/fileio.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* inih's compiled-in line buffer; longer lines are refused by line_reader(). */
+#define CONFIG_MAX_LINE 200
+
+enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_VERIFY };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	bool required;
+	const char *fallback; /* default, as text; NULL when none */
+};
+
+#define K(sec, field, key, type, req, def)                                                         \
+	{ #sec, key, type, offsetof(struct config, sec.field), req, def }
+
+static const struct key keys[] = {
+	K(agent, hostname, "hostname", T_STRING, false, NULL),
+	K(agent, state_dir, "state_dir", T_PATH, false, "/var/lib/cim-agent"),
+	K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
+	K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
+	K(repo, url, "url", T_URL, true, NULL),
+	K(repo, branch, "branch", T_STRING, false, "main"),
+	K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
+	K(repo, verify, "verify", T_VERIFY, false, "tip"),
+	K(repo, token_file, "token_file", T_PATH, false, NULL),
+	K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
+	K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
+	K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse {
+	struct config *cfg;
+	const char *name;
+	const char *text;
+	size_t len;
+	size_t pos;
+	int lineno;
+	int section_line; /* line of the current [section] header */
+	int seen_line[NKEYS]; /* line where each key was set; 0 when unset */
+	struct err *e;
+	bool failed;
+};
+
+static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all"};
+
+int config_parse_duration(const char *text, unsigned *seconds)
+{
+	unsigned long long total = 0;
+	const char *p = text;
+
+	if (!*p)
+		return -1;
+	while (*p) {
+		unsigned long long n = 0, unit;
+
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			n = n * 10 + (unsigned)(*p++ - '0');
+			if (n > 10u * 365 * 24 * 3600)
+				return -1;
+		}
+		switch (*p) {
+		case '\0':
+			/* A bare number means seconds, but only on its own: "1h30" is a typo. */
+			if (p != text + strspn(text, "0123456789"))
+				return -1;
+			unit = 1;
+			break;
+		case 's':
+			unit = 1;
+			p++;
+			break;
+		case 'm':
+			unit = 60;
+			p++;
+			break;
+		case 'h':
+			unit = 3600;
+			p++;
+			break;
+		default:
+			return -1;
+		}
+		total += n * unit;
+		if (total > 10ull * 365 * 24 * 3600)
+			return -1;
+	}
+	*seconds = (unsigned)total;
+	return 0;
+}
+
+static int fail(struct parse *ps, const char *section, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct parse *ps, const char *section, const char *key, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (ps->failed)
+		return 0; /* the first error is the one reported */
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (key)
+		err_set(ps->e, "%s:%d: [%s] %s: %s", ps->name, ps->lineno, section, key, what);
+	else if (section)
+		err_set(ps->e, "%s:%d: [%s]: %s", ps->name, ps->section_line, section, what);
+	else
+		err_set(ps->e, "%s:%d: %s", ps->name, ps->lineno, what);
+	ps->failed = true;
+	return 0;
+}
+
+static int set_value(struct config *cfg, const struct key *k, const char *value, char *why,
+		     size_t whylen)
+{
+	void *field = (char *)cfg + k->offset;
+
+	switch (k->type) {
+	case T_STRING:
+	case T_PATH:
+	case T_URL: {
+		char **s = field;
+		if (!*value) {
+			snprintf(why, whylen, "has no value");
+			return -1;
+		}
+		if (k->type == T_PATH && value[0] != '/') {
+			snprintf(why, whylen, "'%s' is not an absolute path", value);
+			return -1;
+		}
+		for (const char *c = value; *c; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				snprintf(why, whylen, "contains a control character");
+				return -1;
+			}
+		}
+		free(*s);
+		*s = strdup(value);
+		return *s ? 0 : -1;
+	}
+	case T_DURATION:
+		if (config_parse_duration(value, field) < 0) {
+			snprintf(why, whylen,
+				 "'%s' is not a duration (a number with s, m or h, e.g. 90s, 5m, "
+				 "1h30m)",
+				 value);
+			return -1;
+		}
+		return 0;
+	case T_VERIFY:
+		for (size_t i = 0; i < sizeof(verify_names) / sizeof(verify_names[0]); i++) {
+			if (strcmp(value, verify_names[i]) == 0) {
+				*(enum verify_mode *)field = (enum verify_mode)i;
+				return 0;
+			}
+		}
+		snprintf(why, whylen, "'%s' is not one of: tip, all", value);
+		return -1;
+	}
+	return -1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	char why[400];
+	bool section_known = false;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = true;
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (ps->seen_line[i])
+			return fail(ps, section, name, "set twice (first on line %d)",
+				    ps->seen_line[i]);
+		ps->seen_line[i] = ps->lineno;
+		if (set_value(ps->cfg, &keys[i], value, why, sizeof(why)) < 0)
+			return fail(ps, section, name, "%s", why);
+		return 1;
+	}
+	if (!*section)
+		return fail(ps, NULL, NULL, "'%s' is outside any [section]", name);
+	if (!section_known)
+		return fail(ps, section, NULL, "unknown section");
+	return fail(ps, section, name, "unknown key");
+}
+
+/* Feeds inih one line at a time so the handler knows the line number, and
+ * refuses lines longer than inih's buffer instead of letting it split them. */
+static char *line_reader(char *str, int num, void *stream)
+{
+	struct parse *ps = stream;
+	const char *start = ps->text + ps->pos, *nl;
+	size_t avail = ps->len - ps->pos, linelen;
+
+	if (avail == 0)
+		return NULL;
+	nl = memchr(start, '\n', avail);
+	linelen = nl ? (size_t)(nl - start) + 1 : avail;
+	ps->pos += linelen;
+	ps->lineno++;
+	if (memchr(start, '\0', linelen)) {
+		fail(ps, NULL, NULL, "contains a NUL byte");
+		snprintf(str, (size_t)num, "\n");
+		return str;
+	}
+	if (linelen > (size_t)num - 2) {
+		fail(ps, NULL, NULL, "line is longer than %d characters", num - 3);
+		snprintf(str, (size_t)num, "\n");
+		return str;
+	}
+	memcpy(str, start, linelen);
+	str[linelen] = '\0';
+	if (str[strspn(str, " \t")] == '[')
+		ps->section_line = ps->lineno;
+	return str;
+}
+
+static int apply_defaults(struct parse *ps)
+{
+	char why[400];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (ps->seen_line[i])
+			continue;
+		if (keys[i].required)
+			return err_set(ps->e, "%s: [%s] %s is required but not set", ps->name,
+				       keys[i].section, keys[i].name);
+		if (keys[i].fallback &&
+		    set_value(ps->cfg, &keys[i], keys[i].fallback, why, sizeof(why)) < 0)
+			return err_set(ps->e, "out of memory");
+	}
+	if (!ps->cfg->agent.hostname) {
+		char host[HOST_NAME_MAX + 1] = "";
+		if (gethostname(host, sizeof(host) - 1) < 0 || !*host)
+			return err_set(ps->e,
+				       "%s: [agent] hostname is not set and the system has none",
+				       ps->name);
+		ps->cfg->agent.hostname = strdup(host);
+		if (!ps->cfg->agent.hostname)
+			return err_set(ps->e, "out of memory");
+	}
+	return 0;
+}
+
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
+		 struct err *e)
+{
+	struct parse ps = {.cfg = cfg, .name = name, .text = text, .len = len, .e = e};
+	int rc;
+
+	if (len > CONFIG_MAX_BYTES)
+		return err_set(e, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
+	rc = ini_parse_stream(line_reader, &ps, handler, &ps);
+	if (ps.failed)
+		return -1;
+	if (rc != 0)
+		return err_set(e, "%s:%d: not a 'key = value' line or a [section] header", name,
+			       rc);
+	if (apply_defaults(&ps) < 0)
+		return -1;
+	cfg->path = strdup(name);
+	return cfg->path ? 0 : err_set(e, "out of memory");
+}
+
+int config_load(struct config *cfg, const char *path, struct err *e)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if (file_read_capped(path, CONFIG_MAX_BYTES, &text, &len, e) < 0)
+		return -1;
+	rc = config_parse(cfg, path, text, len, e);
+	free(text);
+	return rc;
+}
+
+/* Prints url with any user:password@ part replaced. */
+static void print_url(FILE *out, const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *at, *slash;
+
+	if (!scheme) {
+		fputs(url, out);
+		return;
+	}
+	slash = strchr(scheme + 3, '/');
+	at = strchr(scheme + 3, '@');
+	if (!at || (slash && at > slash)) {
+		fputs(url, out);
+		return;
+	}
+	fprintf(out, "%.*s<redacted>%s", (int)(scheme + 3 - url), url, at);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	fprintf(out, "# effective configuration of %s\n", cfg->path ? cfg->path : "(none)");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const void *field = (const char *)cfg + k->offset;
+
+		if (strcmp(section, k->section) != 0) {
+			fprintf(out, "%s[%s]\n", *section ? "\n" : "", k->section);
+			section = k->section;
+		}
+		switch (k->type) {
+		case T_STRING:
+		case T_PATH:
+		case T_URL: {
+			const char *s = *(char *const *)field;
+			if (!s) {
+				fprintf(out, "# %s is not set\n", k->name);
+				continue;
+			}
+			fprintf(out, "%s = ", k->name);
+			if (k->type == T_URL)
+				print_url(out, s);
+			else
+				fputs(s, out);
+			fputc('\n', out);
+			break;
+		}
+		case T_DURATION:
+			fprintf(out, "%s = %us\n", k->name, *(const unsigned *)field);
+			break;
+		case T_VERIFY:
+			fprintf(out, "%s = %s\n", k->name,
+				verify_names[*(const enum verify_mode *)field]);
+			break;
+		}
+	}
+}
+
+void config_release(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].type == T_STRING || keys[i].type == T_PATH || keys[i].type == T_URL) {
+			char **s = (char **)((char *)cfg + keys[i].offset);
+			free(*s);
+			*s = NULL;
+		}
+	}
+	free(cfg->path);
+	cfg->path = NULL;
+}

@@ -1,0 +1,62 @@
+/* The agent's configuration file (INI, /etc/cim-agent/agent.conf by default).
+ * Every key is declared in one table in config.c; unknown sections or keys,
+ * bad values and missing required keys are errors naming file, line and key. */
+#ifndef CIM_CONFIG_H
+#define CIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct err;
+
+#define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
+#define CONFIG_MAX_BYTES    (64 * 1024)
+#define CONFIG_MAX_LIST     32
+
+enum verify_mode { VERIFY_TIP, VERIFY_ALL };
+
+/* A repeatable key: each occurrence appends one value. */
+struct config_list {
+	char *v[CONFIG_MAX_LIST];
+	size_t n;
+};
+
+struct config {
+	char *path; /* the file it was read from */
+	struct {
+		char *hostname;
+		char *state_dir;
+		unsigned poll_interval; /* seconds */
+		unsigned poll_jitter;   /* seconds */
+	} agent;
+	struct {
+		char *url;
+		char *branch;
+		char *allowed_signers;
+		enum verify_mode verify;
+		char *token_file;
+		char *ssh_key;
+		char *known_hosts;
+		unsigned fetch_timeout; /* seconds */
+	} repo;
+};
+
+/* Reads and validates path into cfg (which must be zeroed). On failure cfg
+ * holds nothing to free beyond what config_release() frees. */
+int config_load(struct config *cfg, const char *path, struct err *e);
+
+/* Parses an in-memory file (name is used in messages only). */
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
+		 struct err *e);
+
+/* Prints the effective configuration, defaults included, as INI; credentials
+ * embedded in URLs are shown as <redacted>. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Parses "90", "90s", "5m", "1h30m" into seconds. */
+int config_parse_duration(const char *text, unsigned *seconds);
+
+void config_release(struct config *cfg);
+
+#endif

@@ -1,0 +1,145 @@
+#include "agent/fileio.h"
+
+#include "agent/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int file_read_capped(const char *path, size_t cap, char **out, size_t *len, struct err *e)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t used = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_set(e, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, "%s: not a regular file", path);
+	}
+	if ((unsigned long long)st.st_size > cap) {
+		close(fd);
+		return err_set(e, "%s: %lld bytes, larger than the limit of %zu", path,
+			       (long long)st.st_size, cap);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return err_set(e, "%s: out of memory", path);
+	}
+	/* The file may grow between fstat and read: never read past the cap. */
+	for (;;) {
+		ssize_t n = read(fd, buf + used, (size_t)st.st_size + 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+			free(buf);
+			close(fd);
+			return err_set(e, "%s: %s", path, strerror(saved));
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > (size_t)st.st_size) {
+			free(buf);
+			close(fd);
+			return err_set(e, "%s: changed while being read", path);
+		}
+	}
+	close(fd);
+	buf[used] = '\0';
+	*out = buf;
+	if (len)
+		*len = used;
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e)
+{
+	char tmp[PATH_MAX];
+	int fd, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return err_set(e, "%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return err_set(e, "%s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		return err_set(e, "%s: %s", tmp, strerror(saved));
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		return err_set(e, "%s: %s", path, strerror(saved));
+	}
+	fsync_parent(path);
+	return 0;
+}
+
+int dir_create(const char *dir, mode_t mode, struct err *e)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(buf))
+		return err_set(e, "%s: bad directory path", dir);
+	memcpy(buf, dir, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return err_set(e, "%s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return err_set(e, "%s: %s", buf, strerror(errno));
+	return 0;
+}

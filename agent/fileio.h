@@ -1,0 +1,22 @@
+/* Small, careful file helpers: capped reads and atomic writes. */
+#ifndef CIM_FILEIO_H
+#define CIM_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct err;
+
+/* Reads all of path into a NUL-terminated heap buffer the caller frees.
+ * Fails when the file is larger than cap bytes or is not a regular file. */
+int file_read_capped(const char *path, size_t cap, char **out, size_t *len, struct err *e);
+
+/* Writes buf to path atomically: a temporary file in the same directory,
+ * fsync, rename over path, fsync of the directory. A crash leaves either the
+ * old or the new content, never a mix. */
+int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e);
+
+/* Creates dir and its missing parents with mode (like mkdir -p). */
+int dir_create(const char *dir, mode_t mode, struct err *e);
+
+#endif

@@ -1,0 +1,87 @@
+/* cim-agent: entry point and subcommand dispatch. */
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+	{"check-config", cmd_check_config, "check-config"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: cim-agent [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  cim-agent %s\n", commands[i].usage);
+	fprintf(out, "  cim-agent version\n\n-c FILE  configuration file (default %s)\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+int cli_load_config(struct config *cfg, const char *config_path)
+{
+	struct err e = {{0}};
+
+	if (config_load(cfg, config_path, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		config_release(cfg);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Removes "-c FILE" wherever it stands so every command accepts it. */
+static int take_config_option(int *argc, char **argv, const char **config_path)
+{
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "cim-agent: %s needs a file\n", argv[i]);
+				return -1;
+			}
+			*config_path = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			*config_path = argv[i] + 9;
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = CONFIG_DEFAULT_PATH;
+
+	if (take_config_option(&argc, argv, &config_path) < 0)
+		return EXIT_USAGE;
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("cim-agent %s\n", CIM_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1, config_path);
+	}
+	fprintf(stderr, "cim-agent: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
