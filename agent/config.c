@@ -17,7 +17,8 @@
 /* inih's compiled-in line buffer; longer lines are refused by line_reader(). */
 #define CONFIG_MAX_LINE 200
 
-enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_VERIFY };
+/* T_LIST keys may repeat: each occurrence appends (a struct config_list). */
+enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_VERIFY, T_BOOL, T_LIST };
 
 struct key {
 	const char *section;
@@ -170,6 +171,33 @@ static int set_value(struct config *cfg, const struct key *k, const char *value,
 			return -1;
 		}
 		return 0;
+	case T_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
+			*(bool *)field = false;
+			return 0;
+		}
+		snprintf(why, whylen, "'%s' is not yes or no", value);
+		return -1;
+	case T_LIST: {
+		struct config_list *l = field;
+		if (!*value) {
+			snprintf(why, whylen, "has no value");
+			return -1;
+		}
+		if (l->n == CONFIG_MAX_LIST) {
+			snprintf(why, whylen, "given more than %d times", CONFIG_MAX_LIST);
+			return -1;
+		}
+		l->v[l->n] = strdup(value);
+		if (!l->v[l->n])
+			return -1;
+		l->n++;
+		return 0;
+	}
 	case T_VERIFY:
 		for (size_t i = 0; i < sizeof(verify_names) / sizeof(verify_names[0]); i++) {
 			if (strcmp(value, verify_names[i]) == 0) {
@@ -195,7 +223,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		section_known = true;
 		if (strcmp(keys[i].name, name) != 0)
 			continue;
-		if (ps->seen_line[i])
+		if (ps->seen_line[i] && keys[i].type != T_LIST)
 			return fail(ps, section, name, "set twice (first on line %d)",
 				    ps->seen_line[i]);
 		ps->seen_line[i] = ps->lineno;
@@ -353,6 +381,17 @@ void config_print(const struct config *cfg, FILE *out)
 		case T_DURATION:
 			fprintf(out, "%s = %us\n", k->name, *(const unsigned *)field);
 			break;
+		case T_BOOL:
+			fprintf(out, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no");
+			break;
+		case T_LIST: {
+			const struct config_list *l = field;
+			if (l->n == 0)
+				fprintf(out, "# %s is not set\n", k->name);
+			for (size_t j = 0; j < l->n; j++)
+				fprintf(out, "%s = %s\n", k->name, l->v[j]);
+			break;
+		}
 		case T_VERIFY:
 			fprintf(out, "%s = %s\n", k->name,
 				verify_names[*(const enum verify_mode *)field]);
@@ -368,6 +407,11 @@ void config_release(struct config *cfg)
 			char **s = (char **)((char *)cfg + keys[i].offset);
 			free(*s);
 			*s = NULL;
+		} else if (keys[i].type == T_LIST) {
+			struct config_list *l = (struct config_list *)((char *)cfg + keys[i].offset);
+			for (size_t j = 0; j < l->n; j++)
+				free(l->v[j]);
+			l->n = 0;
 		}
 	}
 	free(cfg->path);
