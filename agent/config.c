@@ -18,7 +18,7 @@
 #define CONFIG_MAX_LINE 200
 
 /* T_LIST keys may repeat: each occurrence appends (a struct config_list). */
-enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_VERIFY, T_BOOL, T_LIST };
+enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_ENUM, T_BOOL, T_LIST, T_UINT };
 
 struct key {
 	const char *section;
@@ -27,24 +27,60 @@ struct key {
 	size_t offset;
 	bool required;
 	const char *fallback; /* default, as text; NULL when none */
+	const char *const *names; /* T_ENUM: the accepted words, NULL-terminated */
 };
 
 #define K(sec, field, key, type, req, def)                                                         \
-	{ #sec, key, type, offsetof(struct config, sec.field), req, def }
+	{ #sec, key, type, offsetof(struct config, sec.field), req, def, NULL }
+#define E(sec, field, key, names, def)                                                             \
+	{ #sec, key, T_ENUM, offsetof(struct config, sec.field), false, def, names }
+
+static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all", NULL};
+static const char *const mode_names[] = {[MODE_SWITCH] = "switch", [MODE_BOOT] = "boot",
+					 [MODE_BUILD] = "build", NULL};
+static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
+					     [PLATFORM_DARWIN] = "darwin",
+					     [PLATFORM_SYSTEM_MANAGER] = "system-manager",
+					     [PLATFORM_PROFILE] = "profile", NULL};
+
+const char *config_platform_name(enum platform p)
+{
+	return platform_names[p];
+}
+
+const char *config_mode_name(enum agent_mode m)
+{
+	return mode_names[m];
+}
 
 static const struct key keys[] = {
 	K(agent, hostname, "hostname", T_STRING, false, NULL),
 	K(agent, state_dir, "state_dir", T_PATH, false, "/var/lib/cim-agent"),
 	K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
 	K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
+	E(agent, mode, "mode", mode_names, "switch"),
 	K(repo, url, "url", T_URL, true, NULL),
 	K(repo, branch, "branch", T_STRING, false, "main"),
 	K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
-	K(repo, verify, "verify", T_VERIFY, false, "tip"),
+	E(repo, verify, "verify", verify_names, "tip"),
 	K(repo, token_file, "token_file", T_PATH, false, NULL),
 	K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
 	K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
 	K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
+	E(nix, platform, "platform", platform_names, "nixos"),
+	K(nix, attr, "attr", T_STRING, false, NULL),
+	K(nix, profile, "profile", T_PATH, false, NULL),
+	K(nix, nix, "nix", T_STRING, false, "nix"),
+	K(nix, build_args, "build_args", T_STRING, false, NULL),
+	K(nix, build_timeout, "build_timeout", T_DURATION, false, "1h"),
+	K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
+	K(health, timeout, "timeout", T_DURATION, false, "120s"),
+	K(health, interval, "interval", T_DURATION, false, "5s"),
+	K(health, systemd, "systemd", T_BOOL, false, "no"),
+	K(health, url, "url", T_LIST, false, NULL),
+	K(health, expect_status, "expect_status", T_UINT, false, NULL),
+	K(health, command, "command", T_LIST, false, NULL),
+	K(health, remote, "remote", T_BOOL, false, "no"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -62,7 +98,6 @@ struct parse {
 	bool failed;
 };
 
-static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all"};
 
 int config_parse_duration(const char *text, unsigned *seconds)
 {
@@ -198,15 +233,31 @@ static int set_value(struct config *cfg, const struct key *k, const char *value,
 		l->n++;
 		return 0;
 	}
-	case T_VERIFY:
-		for (size_t i = 0; i < sizeof(verify_names) / sizeof(verify_names[0]); i++) {
-			if (strcmp(value, verify_names[i]) == 0) {
-				*(enum verify_mode *)field = (enum verify_mode)i;
+	case T_ENUM: {
+		char choices[200] = "";
+		for (size_t i = 0; k->names[i]; i++) {
+			if (strcmp(value, k->names[i]) == 0) {
+				*(int *)field = (int)i;
 				return 0;
 			}
+			snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices),
+				 "%s%s", i ? ", " : "", k->names[i]);
 		}
-		snprintf(why, whylen, "'%s' is not one of: tip, all", value);
+		snprintf(why, whylen, "'%s' is not one of: %s", value, choices);
 		return -1;
+	}
+	case T_UINT: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (!*value || *end || errno || v > 100000 || value[0] == '-') {
+			snprintf(why, whylen, "'%s' is not a number", value);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)v;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -269,6 +320,65 @@ static char *line_reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* Replaces every "{host}" in tmpl with host; returns a heap string. */
+static char *expand_host(const char *tmpl, const char *host)
+{
+	size_t cap = strlen(tmpl) + 1, hlen = strlen(host);
+	char *out, *o;
+
+	for (const char *p = strstr(tmpl, "{host}"); p; p = strstr(p + 6, "{host}"))
+		cap += hlen;
+	out = o = malloc(cap);
+	if (!out)
+		return NULL;
+	while (*tmpl) {
+		if (strncmp(tmpl, "{host}", 6) == 0) {
+			memcpy(o, host, hlen);
+			o += hlen;
+			tmpl += 6;
+		} else {
+			*o++ = *tmpl++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int platform_defaults(struct parse *ps)
+{
+	static const char *const attrs[] = {
+		[PLATFORM_NIXOS] = "nixosConfigurations.{host}.config.system.build.toplevel",
+		[PLATFORM_DARWIN] = "darwinConfigurations.{host}.system",
+		[PLATFORM_SYSTEM_MANAGER] = "systemConfigs.{host}",
+		[PLATFORM_PROFILE] = NULL,
+	};
+	static const char *const profiles[] = {
+		[PLATFORM_NIXOS] = "/nix/var/nix/profiles/system",
+		[PLATFORM_DARWIN] = "/nix/var/nix/profiles/system",
+		[PLATFORM_SYSTEM_MANAGER] =
+			"/nix/var/nix/profiles/system-manager-profiles/system-manager",
+		[PLATFORM_PROFILE] = NULL,
+	};
+	struct config *cfg = ps->cfg;
+	enum platform p = cfg->nix.platform;
+	char *expanded;
+
+	if (!cfg->nix.attr && !attrs[p])
+		return err_set(ps->e, "%s: [nix] attr is required with platform = %s", ps->name,
+			       platform_names[p]);
+	if (!cfg->nix.profile && !profiles[p])
+		return err_set(ps->e, "%s: [nix] profile is required with platform = %s",
+			       ps->name, platform_names[p]);
+	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
+		return err_set(ps->e, "out of memory");
+	expanded = expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
+	if (!expanded)
+		return err_set(ps->e, "out of memory");
+	free(cfg->nix.attr);
+	cfg->nix.attr = expanded;
+	return 0;
+}
+
 static int apply_defaults(struct parse *ps)
 {
 	char why[400];
@@ -293,7 +403,7 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
-	return 0;
+	return platform_defaults(ps);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
@@ -392,9 +502,14 @@ void config_print(const struct config *cfg, FILE *out)
 				fprintf(out, "%s = %s\n", k->name, l->v[j]);
 			break;
 		}
-		case T_VERIFY:
-			fprintf(out, "%s = %s\n", k->name,
-				verify_names[*(const enum verify_mode *)field]);
+		case T_ENUM:
+			fprintf(out, "%s = %s\n", k->name, k->names[*(const int *)field]);
+			break;
+		case T_UINT:
+			if (*(const unsigned *)field)
+				fprintf(out, "%s = %u\n", k->name, *(const unsigned *)field);
+			else
+				fprintf(out, "# %s is not set\n", k->name);
 			break;
 		}
 	}

@@ -15,6 +15,8 @@ struct err;
 #define CONFIG_MAX_LIST     32
 
 enum verify_mode { VERIFY_TIP, VERIFY_ALL };
+enum agent_mode { MODE_SWITCH, MODE_BOOT, MODE_BUILD };
+enum platform { PLATFORM_NIXOS, PLATFORM_DARWIN, PLATFORM_SYSTEM_MANAGER, PLATFORM_PROFILE };
 
 /* A repeatable key: each occurrence appends one value. */
 struct config_list {
@@ -29,6 +31,7 @@ struct config {
 		char *state_dir;
 		unsigned poll_interval; /* seconds */
 		unsigned poll_jitter;   /* seconds */
+		enum agent_mode mode;
 	} agent;
 	struct {
 		char *url;
@@ -40,6 +43,24 @@ struct config {
 		char *known_hosts;
 		unsigned fetch_timeout; /* seconds */
 	} repo;
+	struct {
+		enum platform platform;
+		char *attr;    /* defaults per platform, {host} replaced */
+		char *profile; /* defaults per platform; required for "profile" */
+		char *nix;     /* the nix binary */
+		char *build_args;
+		unsigned build_timeout;
+		char *current_system; /* the running system's link (nixos, darwin) */
+	} nix;
+	struct {
+		unsigned timeout;  /* seconds for all checks to pass */
+		unsigned interval; /* seconds between attempts */
+		bool systemd;      /* no unit in the failed state */
+		struct config_list url;
+		unsigned expect_status; /* 0: any 2xx */
+		struct config_list command;
+		bool remote; /* the git remote is still reachable */
+	} health;
 };
 
 /* Reads and validates path into cfg (which must be zeroed). On failure cfg
@@ -53,6 +74,9 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 /* Prints the effective configuration, defaults included, as INI; credentials
  * embedded in URLs are shown as <redacted>. */
 void config_print(const struct config *cfg, FILE *out);
+
+const char *config_platform_name(enum platform p);
+const char *config_mode_name(enum agent_mode m);
 
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);

@@ -8,6 +8,8 @@
 
 static const struct cli_command commands[] = {
 	{"check-config", cmd_check_config, "check-config"},
+	{"fetch", cmd_fetch, "fetch [--allow-rewind]"},
+	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,177 @@
+/* cim-agent fetch / verify: the verified pull. */
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/fileio.h"
+#include "agent/pull_step.h"
+#include "agent/state.h"
+#include "pull/allowed_signers.h"
+#include "pull/mirror.h"
+#include "pull/verify.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void print_result(FILE *out, const struct verify_result *r)
+{
+	fprintf(out, "commit    %s\n", r->commit);
+	if (r->fingerprint[0])
+		fprintf(out, "key       %s\n", r->fingerprint);
+	if (r->trusted) {
+		fprintf(out, "signer    %s (allowed_signers principals: %s)\n", r->identity,
+			r->principals);
+		fprintf(out, "verdict   trusted\n");
+	} else {
+		fprintf(out, "committer %s\n", r->identity);
+		fprintf(out, "verdict   NOT trusted: %s\n", r->reason);
+	}
+}
+
+int cmd_fetch(int argc, char **argv, const char *config_path)
+{
+	static const struct option opts[] = {{"allow-rewind", no_argument, NULL, 'r'},
+					     {NULL, 0, NULL, 0}};
+	struct config cfg = {0};
+	struct pull_outcome po;
+	struct err e = {{0}};
+	bool allow_rewind = false;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'r') {
+			fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
+			return EXIT_USAGE;
+		}
+		allow_rewind = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
+		return EXIT_USAGE;
+	}
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	rc = pull_step(&cfg, allow_rewind, &po, &e);
+	if (rc == PULL_ERROR) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;
+	} else {
+		printf("fetched   %s %s\n", cfg.repo.url, cfg.repo.branch);
+		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
+		print_result(stdout, &po.result);
+		if (po.rewound)
+			printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
+			       po.result.commit);
+		rc = rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;
+	}
+	config_release(&cfg);
+	return rc;
+}
+
+static int verify_in_repo(const char *repo_path, const char *signers, const char *rev,
+			  const struct config *cfg)
+{
+	struct allowed_signers as = {0};
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	struct verify_result r;
+	struct state st = {0};
+	struct err e = {{0}};
+	git_oid tip, base;
+	int rc = EXIT_USAGE;
+
+	git_libgit2_init();
+	if (allowed_signers_load(&as, signers, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		goto out;
+	}
+	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		fprintf(stderr, "cim-agent: %s: %s\n", repo_path, git_error_last()->message);
+		goto out;
+	}
+	if (rev) {
+		if (git_revparse_single(&obj, repo, rev) < 0 ||
+		    git_object_peel((git_object **)&obj, obj, GIT_OBJECT_COMMIT) < 0) {
+			fprintf(stderr, "cim-agent: %s: not a commit: %s\n", rev,
+				git_error_last()->message);
+			goto out;
+		}
+		git_oid_cpy(&tip, git_object_id(obj));
+	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		goto out;
+	}
+	if (cfg) {
+		/* Against the mirror: the same policy a deployment would apply. */
+		struct verify_policy p = {.mode = cfg->repo.verify};
+		if (state_load(&st, cfg->agent.state_dir, &e) < 0) {
+			fprintf(stderr, "cim-agent: %s\n", e.msg);
+			goto out;
+		}
+		if (state_get(&st, "baseline") && git_oid_fromstr(&base, state_get(&st, "baseline")) == 0)
+			p.baseline = &base;
+		rc = verify_policy_check(repo, &tip, &p, &as, time(NULL), &r, &e);
+	} else {
+		rc = verify_commit(repo, &tip, &as, time(NULL), &r, &e);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	print_result(stdout, &r);
+	rc = r.trusted ? 0 : EXIT_REFUSED;
+out:
+	state_release(&st);
+	git_object_free(obj);
+	git_repository_free(repo);
+	allowed_signers_release(&as);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv, const char *config_path)
+{
+	static const struct option opts[] = {{"repo", required_argument, NULL, 'r'},
+					     {"allowed-signers", required_argument, NULL, 'a'},
+					     {NULL, 0, NULL, 0}};
+	const char *repo = NULL, *signers = NULL, *rev;
+	struct config cfg = {0};
+	char mirror[4096];
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			repo = optarg;
+			break;
+		case 'a':
+			signers = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind > 1)
+		goto usage;
+	rev = optind < argc ? argv[optind] : NULL;
+	if (repo || signers) {
+		if (!repo || !signers || !rev)
+			goto usage;
+		return verify_in_repo(repo, signers, rev, NULL);
+	}
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	snprintf(mirror, sizeof(mirror), "%s/mirror.git", cfg.agent.state_dir);
+	rc = verify_in_repo(mirror, cfg.repo.allowed_signers, rev, &cfg);
+	config_release(&cfg);
+	return rc;
+usage:
+	fprintf(stderr, "usage: cim-agent [-c FILE] verify [REV]\n"
+			"       cim-agent verify --repo PATH --allowed-signers FILE REV\n");
+	return EXIT_USAGE;
+}

@@ -1,0 +1,133 @@
+#include "apply/health.h"
+
+#include "agent/err.h"
+#include "agent/sdcompat.h"
+#include "apply/spawn.h"
+#include "pull/mirror.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROBE_TIMEOUT_MAX 10L /* seconds for one HTTP probe or command */
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	(void)ptr;
+	(void)userdata;
+	return size * nmemb;
+}
+
+static int check_url(const char *url, unsigned expect, long timeout, char *why, size_t whylen)
+{
+	CURL *curl = curl_easy_init();
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+
+	if (!curl) {
+		snprintf(why, whylen, "%s: cannot start libcurl", url);
+		return 1;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cim-agent/" CIM_VERSION " health");
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	if (rc != CURLE_OK) {
+		snprintf(why, whylen, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return 1;
+	}
+	if (expect ? status != (long)expect : (status < 200 || status > 299)) {
+		if (expect)
+			snprintf(why, whylen, "%s answered %ld, expected %u", url, status, expect);
+		else
+			snprintf(why, whylen, "%s answered %ld, expected 2xx", url, status);
+		return 1;
+	}
+	return 0;
+}
+
+static int check_command(const char *cmd, unsigned timeout, char *why, size_t whylen)
+{
+	struct spawn_opts o = {.timeout = timeout, .capture_stdout = true, .capture_max = 4096};
+	struct spawn_result r;
+	struct err e = {{0}};
+
+	if (spawn_shell(cmd, &o, &r, &e) < 0) {
+		snprintf(why, whylen, "command '%s': %s", cmd, e.msg);
+		return 1;
+	}
+	spawn_result_release(&r);
+	if (r.timed_out) {
+		snprintf(why, whylen, "command '%s' timed out after %us", cmd, timeout);
+		return 1;
+	}
+	if (r.status != 0) {
+		snprintf(why, whylen, "command '%s' exited %d", cmd, r.status);
+		return 1;
+	}
+	return 0;
+}
+
+int health_configured(const struct config *cfg)
+{
+	return cfg->health.systemd || cfg->health.url.n || cfg->health.command.n ||
+	       cfg->health.remote;
+}
+
+int health_check_once(const struct health_plan *p, char *why, size_t whylen)
+{
+	const struct config *cfg = p->cfg;
+	struct err e = {{0}};
+
+	if (cfg->health.systemd) {
+		char units[1024];
+		int n = sdc_failed_units(units, sizeof(units), &e);
+		if (n < 0) {
+			snprintf(why, whylen, "systemd: %s", e.msg);
+			return 1;
+		}
+		if (n > 0) {
+			snprintf(why, whylen, "%d failed systemd unit%s: %s", n, n == 1 ? "" : "s",
+				 units);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < cfg->health.url.n; i++)
+		if (check_url(cfg->health.url.v[i], cfg->health.expect_status, PROBE_TIMEOUT_MAX,
+			      why, whylen))
+			return 1;
+	for (size_t i = 0; i < cfg->health.command.n; i++)
+		if (check_command(cfg->health.command.v[i],
+				  cfg->health.timeout ? cfg->health.timeout : 60, why, whylen))
+			return 1;
+	if (cfg->health.remote && p->remote && mirror_probe(p->remote, &e) < 0) {
+		snprintf(why, whylen, "git remote unreachable: %s", e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen)
+{
+	for (;;) {
+		if (health_check_once(p, why, whylen) == 0)
+			return 0;
+		if (time(NULL) + (time_t)p->cfg->health.interval > deadline) {
+			size_t used = strlen(why);
+			snprintf(why + used, whylen - used, " (still failing after %us)",
+				 p->cfg->health.timeout);
+			return 1;
+		}
+		sleep(p->cfg->health.interval ? p->cfg->health.interval : 1);
+	}
+}

@@ -1,0 +1,33 @@
+/* Health checks after an activation: no failed systemd units, HTTP(S) probes
+ * answering 2xx (or a set status), commands exiting 0, the git remote still
+ * reachable. A deployment is healthy when every check passes before the
+ * deadline; checks are retried every interval until then. */
+#ifndef CIM_HEALTH_H
+#define CIM_HEALTH_H
+
+#include "agent/config.h"
+
+#include <stddef.h>
+#include <time.h>
+
+struct err;
+struct mirror_remote;
+
+struct health_plan {
+	const struct config *cfg;
+	const struct mirror_remote *remote; /* for the remote check */
+};
+
+/* Runs every configured check once. Returns 0 when all passed; otherwise 1
+ * and a one-line summary of what failed in why. */
+int health_check_once(const struct health_plan *p, char *why, size_t whylen);
+
+/* Repeats health_check_once until it passes or the wall-clock deadline (unix
+ * time, so it survives a restart of the agent) has passed. Returns 0 when
+ * healthy, 1 when not (why holds the last failure). */
+int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen);
+
+/* True when at least one check is configured. */
+int health_configured(const struct config *cfg);
+
+#endif

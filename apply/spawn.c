@@ -1,0 +1,187 @@
+#include "apply/spawn.h"
+
+#include "agent/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double total_child_seconds;
+
+double spawn_total_seconds(void)
+{
+	return total_child_seconds;
+}
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void child_exec(const char *const argv[], const struct spawn_opts *o, int out_fd)
+{
+	setpgid(0, 0);
+	/* The agent blocks or handles some signals; the child starts clean. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	if (out_fd >= 0)
+		dup2(out_fd, STDOUT_FILENO);
+	else if (o->stdout_to_stderr)
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	if (o->env)
+		for (const char *const *v = o->env; *v; v++)
+			putenv((char *)(uintptr_t)*v);
+	execvp(argv[0], (char *const *)(uintptr_t)argv);
+	fprintf(stderr, "cim-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Reads what is available into r->out (up to cap); returns 0 at EOF, 1 otherwise. */
+static int read_into(int fd, struct spawn_result *r, size_t cap, size_t *alloc)
+{
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return 1; /* EAGAIN: nothing more right now */
+		if (n == 0)
+			return 0;
+		size_t keep = (size_t)n;
+		if (r->out_len + keep > cap) {
+			keep = cap - r->out_len;
+			r->out_truncated = true;
+		}
+		if (keep && r->out_len + keep + 1 > *alloc) {
+			size_t want = *alloc ? *alloc * 2 : 4096;
+			while (want < r->out_len + keep + 1)
+				want *= 2;
+			char *grown = realloc(r->out, want);
+			if (!grown)
+				return 1;
+			r->out = grown;
+			*alloc = want;
+		}
+		if (keep) {
+			memcpy(r->out + r->out_len, buf, keep);
+			r->out_len += keep;
+			r->out[r->out_len] = '\0';
+		}
+		if ((size_t)n < sizeof(buf))
+			return 1;
+	}
+}
+
+int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
+	      struct err *e)
+{
+	size_t cap = o->capture_max ? o->capture_max : 64 * 1024, alloc = 0;
+	double start = now_monotonic(), deadline = start + o->timeout;
+	int pipefd[2] = {-1, -1}, wstatus = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (o->capture_stdout && pipe2(pipefd, O_CLOEXEC) < 0)
+		return err_set(e, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+		if (pipefd[0] >= 0) {
+			close(pipefd[0]);
+			close(pipefd[1]);
+		}
+		return err_set(e, "cannot start %s: %s", argv[0], strerror(saved));
+	}
+	if (pid == 0)
+		child_exec(argv, o, pipefd[1]);
+	setpgid(pid, pid); /* also here, so the group exists before we may kill it */
+	if (pipefd[1] >= 0) {
+		close(pipefd[1]);
+		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	}
+
+	/* Poll the pipe in short slices and reap the child in between: a child that
+	 * leaves a grandchild holding the pipe open must not hold us until the timeout. */
+	for (;;) {
+		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+		pid_t w = waitpid(pid, &wstatus, WNOHANG);
+
+		if (w == pid) {
+			if (pipefd[0] >= 0)
+				read_into(pipefd[0], r, cap, &alloc);
+			break;
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		if (o->timeout && now_monotonic() >= deadline) {
+			r->timed_out = true;
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		if (pipefd[0] < 0) {
+			poll(NULL, 0, 50);
+			continue;
+		}
+		if (poll(&pfd, 1, 50) > 0 && read_into(pipefd[0], r, cap, &alloc) == 0) {
+			close(pipefd[0]);
+			pipefd[0] = -1;
+		}
+	}
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	/* Reap what the child left behind in its group, so nothing outlives the step. */
+	kill(-pid, SIGKILL);
+	if (WIFEXITED(wstatus))
+		r->status = WEXITSTATUS(wstatus);
+	else if (WIFSIGNALED(wstatus))
+		r->status = 128 + WTERMSIG(wstatus);
+	if (!r->out) {
+		r->out = calloc(1, 1);
+		if (!r->out)
+			return err_set(e, "out of memory");
+	}
+	r->seconds = now_monotonic() - start;
+	total_child_seconds += r->seconds;
+	return 0;
+}
+
+int spawn_shell(const char *cmd, const struct spawn_opts *o, struct spawn_result *r,
+		struct err *e)
+{
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+
+	return spawn_run(argv, o, r, e);
+}
+
+void spawn_result_release(struct spawn_result *r)
+{
+	free(r->out);
+	r->out = NULL;
+}

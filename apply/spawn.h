@@ -1,0 +1,45 @@
+/* The one way cim-agent starts child processes (nix, activation scripts,
+ * health commands): an argv vector (no shell unless the user wrote a shell
+ * command), its own process group, a timeout that kills the whole group,
+ * stdout captured up to a cap, and the exit status reported like a shell
+ * does (128+N for death by signal N). */
+#ifndef CIM_SPAWN_H
+#define CIM_SPAWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct err;
+
+struct spawn_opts {
+	unsigned timeout;          /* seconds; 0 means none */
+	bool capture_stdout;       /* collect stdout into result (up to capture_max) */
+	size_t capture_max;        /* default 64 KiB */
+	bool stdout_to_stderr;     /* when not captured, send the child's stdout to our stderr */
+	const char *const *env;    /* extra NAME=VALUE entries, NULL-terminated; may be NULL */
+};
+
+struct spawn_result {
+	int status;        /* exit code, 128+N for signal N, -1 when it could not start */
+	bool timed_out;
+	char *out;         /* captured stdout, NUL-terminated; caller frees */
+	size_t out_len;
+	bool out_truncated;
+	double seconds;    /* wall time spent in the child */
+};
+
+/* Runs argv[0] (looked up in PATH) and waits for it. Returns 0 when the child
+ * ran (whatever its exit status), -1 when it could not be started. */
+int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
+	      struct err *e);
+
+/* Runs "/bin/sh -c cmd": for commands the operator wrote in the config. */
+int spawn_shell(const char *cmd, const struct spawn_opts *o, struct spawn_result *r,
+		struct err *e);
+
+void spawn_result_release(struct spawn_result *r);
+
+/* Total wall time spent in children since start, for the overhead benchmark. */
+double spawn_total_seconds(void);
+
+#endif

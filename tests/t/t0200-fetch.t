@@ -1,0 +1,159 @@
+#!/bin/sh
+test_description='fetching the tracked branch into the mirror and applying the trust policy'
+. "$(dirname "$0")/lib.sh"
+
+mirror="$TRASH/state/mirror.git"
+state_field() { python3 -c "import json,sys; print(json.load(open('$TRASH/state/state.json')).get('$1',''))"; }
+
+test_expect_success 'setup: a signed origin repository and a config' '
+	make_key ada && make_key eve &&
+	allow_signer ada@example.com ada >allowed_signers &&
+	make_repo origin &&
+	signed_commit origin ada "parent" &&
+	signed_commit origin ada "first deployed" &&
+	git -C origin branch other &&
+	git -C origin checkout -q other && signed_commit origin ada "other branch" &&
+	git -C origin checkout -q main &&
+	write_config agent.conf
+'
+
+test_expect_success 'fetch prints the remote tip and verifies it' '
+	cim -c agent.conf fetch >out &&
+	tip=$(git -C origin rev-parse main) &&
+	test_grep "^tip       $tip$" out &&
+	test_grep "^verdict   trusted$" out &&
+	test "$(git -C "$mirror" rev-parse refs/remotes/origin/main)" = "$tip"
+'
+
+test_expect_success 'the mirror is bare and holds only the tracked branch' '
+	test "$(git -C "$mirror" rev-parse --is-bare-repository)" = true &&
+	other=$(git -C origin rev-parse other) &&
+	test_must_fail git -C "$mirror" cat-file -e "$other" &&
+	test -z "$(git -C "$mirror" for-each-ref refs/tags)"
+'
+
+test_expect_success 'the first verified commit becomes the trust baseline' '
+	test "$(state_field baseline)" = "$(git -C origin rev-parse main)" &&
+	test "$(state_field verified_signer)" = ada@example.com
+'
+
+test_expect_success 'a fetch with nothing new says so' '
+	cim -c agent.conf fetch >out &&
+	test_grep "(unchanged)" out
+'
+
+test_expect_success 'verify without a revision checks the fetched tip' '
+	cim -c agent.conf verify >out &&
+	test_grep "^commit    $(git -C origin rev-parse main)$" out &&
+	test_grep "verdict   trusted" out
+'
+
+test_expect_success 'a new signed commit is fetched; the baseline does not move before a deployment' '
+	base=$(state_field baseline) &&
+	signed_commit origin ada "second" &&
+	cim -c agent.conf fetch >out &&
+	test_grep "^tip       $(git -C origin rev-parse main)$" out &&
+	test "$(state_field baseline)" = "$base"
+'
+
+test_expect_success 'an unsigned tip is refused and the refusal recorded' '
+	unsigned_commit origin "sneaky" &&
+	test_expect_code 1 cim -c agent.conf fetch >out &&
+	test_grep "NOT trusted: commit [0-9a-f]* is not signed" out &&
+	test "$(state_field refused)" = "$(git -C origin rev-parse main)"
+'
+
+test_expect_success 'verify = tip accepts a signed tip over an unsigned commit' '
+	signed_commit origin ada "signed over unsigned" &&
+	cim -c agent.conf fetch >out &&
+	test_grep "verdict   trusted" out
+'
+
+test_expect_success 'verify = all refuses an unsigned commit in the middle' '
+	printf "verify = all\n" >>agent.conf &&
+	test_expect_code 1 cim -c agent.conf fetch >out &&
+	test_grep "verify = all: commit $(git -C origin rev-parse main~1) is not signed" out
+'
+
+test_expect_success 'verify = all accepts a fully signed range' '
+	write_config all.conf && printf "verify = all\n" >>all.conf &&
+	sed -i "s|$TRASH/state|$TRASH/state-all|" all.conf &&
+	make_repo clean && signed_commit clean ada one && signed_commit clean ada two &&
+	sed -i "s|^url = .*|url = $TRASH/clean|" all.conf &&
+	cim -c all.conf fetch >/dev/null &&
+	signed_commit clean ada three && signed_commit clean ada four &&
+	cim -c all.conf fetch >out &&
+	test_grep "verdict   trusted" out
+'
+
+test_expect_success 'a force-push to an older signed commit is refused' '
+	write_config agent.conf &&
+	base=$(state_field baseline) &&
+	git -C origin reset -q --hard "$base~1" &&
+	test_expect_code 1 cim -c agent.conf fetch >out &&
+	test_grep "does not descend from the last deployed commit $base" out &&
+	test_grep "allow-rewind" out &&
+	test "$(state_field baseline)" = "$base"
+'
+
+test_expect_success 'fetch --allow-rewind accepts it and moves the baseline' '
+	cim -c agent.conf fetch --allow-rewind >out &&
+	test_grep "rewind    accepted" out &&
+	test "$(state_field baseline)" = "$(git -C origin rev-parse main)"
+'
+
+test_expect_success 'a rewind to a commit signed by an unknown key is refused even with --allow-rewind' '
+	signed_commit origin eve "eve" &&
+	test_expect_code 1 cim -c agent.conf fetch --allow-rewind >out &&
+	test_grep "NOT trusted" out
+'
+
+test_expect_success 'a file:// URL works like a path' '
+	git -C origin reset -q --hard HEAD~1 &&
+	REPO_URL="file://$TRASH/origin" write_config file.conf &&
+	cim -c file.conf fetch >out &&
+	test_grep "verdict   trusted" out
+'
+
+test_expect_success 'an unreachable remote fails with a message naming it' '
+	REPO_URL="$TRASH/no-such-repo" write_config gone.conf &&
+	test_expect_code 1 cim -c gone.conf fetch 2>err &&
+	test_grep "no-such-repo" err
+'
+
+test_expect_success 'a missing branch is named' '
+	write_config nobranch.conf && sed -i "s/^branch = main/branch = nope/" nobranch.conf &&
+	test_expect_code 1 cim -c nobranch.conf fetch 2>err &&
+	test_grep "branch .nope. not found" err
+'
+
+test_expect_success 'a silent server times out after fetch_timeout' '
+	python3 -c "
+import socket, time, sys
+s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+conns = []
+end = time.time() + 30
+while time.time() < end:
+    s.settimeout(1)
+    try: conns.append(s.accept()[0])
+    except OSError: pass
+" >port &
+	pid=$! &&
+	while ! test -s port; do sleep 0.1; done &&
+	REPO_URL="http://127.0.0.1:$(cat port)/repo.git" write_config slow.conf &&
+	printf "fetch_timeout = 2s\n" >>slow.conf &&
+	start=$(date +%s) &&
+	test_expect_code 1 cim -c slow.conf fetch 2>err;
+	rc=$?; end=$(date +%s); kill $pid; test $rc = 0 &&
+	test_grep "timed out after 2s" err &&
+	test $((end - start)) -lt 10
+'
+
+test_expect_success 'a corrupt state file is reported, not reset' '
+	printf "{not json" >state/state.json &&
+	test_expect_code 1 cim -c agent.conf fetch 2>err &&
+	test_grep "state file is corrupt" err
+'
+
+test_done
