@@ -48,7 +48,7 @@ int sshsig_verify(const struct sshsig *sig, const char *namespace, const void *m
  * or authorized_keys line. */
 int sshkey_parse_text(const char *type, const char *base64, struct sshkey *out, struct err *e);
 
-/* Like sshkey_parse_text, but a key type cannot verify (ssh-rsa, ecdsa-...) is
+/* Like sshkey_parse_text, but a key type we cannot verify (ssh-rsa, ecdsa-...) is
  * not an error: its base64 must still decode to a blob naming that type, and
  * *supported is set to false with out left untouched. */
 int sshkey_parse_text_any(const char *type, const char *base64, struct sshkey *out, bool *supported,
