@@ -11,10 +11,10 @@
 
 struct err;
 
-#define SSHSIG_MAX_ARMORED  16384 /* bytes of armored text accepted */
-#define SSHKEY_APP_MAX      128   /* FIDO application string, e.g. "ssh:" */
-#define SSHKEY_FP_SIZE      64    /* "SHA256:" + 43 base64 chars + NUL fits */
-#define SSHKEY_BLOB_MAX     (4 + 32 + 4 + 32 + 4 + SSHKEY_APP_MAX)
+#define SSHSIG_MAX_ARMORED 16384 /* bytes of armored text accepted */
+#define SSHKEY_APP_MAX	   128	 /* FIDO application string, e.g. "ssh:" */
+#define SSHKEY_FP_SIZE	   64	 /* "SHA256:" + 43 base64 chars + NUL fits */
+#define SSHKEY_BLOB_MAX	   (4 + 32 + 4 + 32 + 4 + SSHKEY_APP_MAX)
 
 enum sshkey_type { SSHKEY_ED25519, SSHKEY_SK_ED25519 };
 
@@ -29,7 +29,7 @@ struct sshsig {
 	char namespace[64];
 	char hash_alg[8]; /* "sha256" or "sha512" */
 	uint8_t sig[64];
-	uint8_t flags;    /* sk only */
+	uint8_t flags;	  /* sk only */
 	uint32_t counter; /* sk only */
 };
 
@@ -47,6 +47,19 @@ int sshsig_verify(const struct sshsig *sig, const char *namespace, const void *m
 /* Parses a key from its type name and base64 blob, as in an allowed_signers
  * or authorized_keys line. */
 int sshkey_parse_text(const char *type, const char *base64, struct sshkey *out, struct err *e);
+
+/* Like sshkey_parse_text, but a key type we cannot verify (ssh-rsa, ecdsa-...) is
+ * not an error: its base64 must still decode to a blob naming that type, and
+ * *supported is set to false with out left untouched. */
+int sshkey_parse_text_any(const char *type, const char *base64, struct sshkey *out, bool *supported,
+			  struct err *e);
+
+/* True for the key type names OpenSSH defines, supported or not. */
+bool sshkey_type_known(const char *name);
+
+/* Copies s into out (NUL-terminated, truncated), escaping control and
+ * non-ASCII bytes as \xNN so untrusted names are safe in messages. */
+void sshsig_printable(const void *s, size_t len, char *out, size_t outsz);
 
 /* Parses a key from its wire blob (string type, string pk[, string app]). */
 int sshkey_parse_blob(const uint8_t *blob, size_t len, struct sshkey *out, struct err *e);
