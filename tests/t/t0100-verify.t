@@ -53,7 +53,7 @@ test_expect_success 'a signature in the wrong namespace is refused' '
 	} >forged &&
 	id=$(git -C repo hash-object -t commit -w --stdin <forged) &&
 	test_expect_code 1 verify $id >out &&
-	test_grep "NOT trusted: .*namespace .file., expected .git." out
+	test_grep "NOT trusted: .*namespace is .file., expected .git." out
 '
 
 test_expect_success 'a commit carrying another commit'"'"'s signature is refused' '

@@ -25,11 +25,24 @@ test_expect_success 'fetch prints the remote tip and verifies it' '
 	test "$(git -C "$mirror" rev-parse refs/remotes/origin/main)" = "$tip"
 '
 
-test_expect_success 'the mirror is bare and holds only the tracked branch' '
+test_expect_success 'the mirror is bare and has a ref for the tracked branch only' '
 	test "$(git -C "$mirror" rev-parse --is-bare-repository)" = true &&
+	git -C "$mirror" for-each-ref --format="%(refname)" >refs &&
+	echo refs/remotes/origin/main >expect &&
+	diff expect refs
+'
+
+test_expect_success 'over the git protocol only the tracked branch is downloaded' '
+	port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])") &&
+	{ git daemon --export-all --reuseaddr --listen=127.0.0.1 --port=$port --base-path="$TRASH" "$TRASH" >daemon.log 2>&1 & } &&
+	pid=$! &&
+	REPO_URL="git://127.0.0.1:$port/origin" write_config daemon.conf &&
+	sed -i "s|$TRASH/state|$TRASH/state-daemon|" daemon.conf &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do cim -c daemon.conf fetch >out 2>err && break; sleep 0.3; done;
+	kill $pid;
+	test_grep "verdict   trusted" out &&
 	other=$(git -C origin rev-parse other) &&
-	test_must_fail git -C "$mirror" cat-file -e "$other" &&
-	test -z "$(git -C "$mirror" for-each-ref refs/tags)"
+	test_must_fail git -C state-daemon/mirror.git cat-file -e "$other"
 '
 
 test_expect_success 'the first verified commit becomes the trust baseline' '
