@@ -9,6 +9,9 @@
 static const struct cli_command commands[] = {
 	{"check-config", cmd_check_config, "check-config"},
 	{"fetch", cmd_fetch, "fetch [--allow-rewind]"},
+	{"once", cmd_once, "once"},
+	{"retry", cmd_retry, "retry [COMMIT]"},
+	{"rollback", cmd_rollback, "rollback"},
 	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV"},
 };
 

@@ -52,7 +52,10 @@ int build_system(const struct config *cfg, const char *mirror, const char *commi
 	ssize_t n;
 	int argc = 0;
 
-	snprintf(ref, sizeof(ref), "git+file://%s?rev=%s#%s", mirror, commit, cfg->nix.attr);
+	/* Nix fetches "ref" into its cache and then checks out "rev": name a ref
+	 * that holds exactly the verified commit (see BUILD_REF). */
+	snprintf(ref, sizeof(ref), "git+file://%s?ref=" BUILD_REF "&rev=%s#%s", mirror, commit,
+		 cfg->nix.attr);
 	argv[argc++] = cfg->nix.nix;
 	argv[argc++] = "--extra-experimental-features";
 	argv[argc++] = NIX_FEATURES;

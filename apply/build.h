@@ -11,8 +11,10 @@
 struct err;
 
 #define BUILD_MAX_ARGS 32
+/* The mirror ref the cycle points at the verified commit before building. */
+#define BUILD_REF "refs/cim/build"
 
-/* Builds "git+file://<mirror>?rev=<commit>#<attr>" with an out-link at
+/* Builds "git+file://<mirror>?ref=refs/cim/build&rev=<commit>#<attr>" with an out-link at
  * out_link (a GC root). nix's log streams to our stderr. On success
  * store_path holds the output path. */
 int build_system(const struct config *cfg, const char *mirror, const char *commit,

@@ -8,6 +8,7 @@ set -u
 : "${CIM_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 
 TEST_NAME=$(basename "$0" .t)
+TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cim-$TEST_NAME.XXXXXX")
 export HOME="$TRASH/home"
 mkdir -p "$HOME"

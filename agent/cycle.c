@@ -1,0 +1,482 @@
+#include "agent/cycle.h"
+
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/fileio.h"
+#include "agent/history.h"
+#include "agent/lock.h"
+#include "agent/log.h"
+#include "agent/pull_step.h"
+#include "agent/sdcompat.h"
+#include "agent/state.h"
+#include "apply/activate.h"
+#include "apply/build.h"
+#include "apply/health.h"
+#include "pull/mirror.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAILED_MAX 20
+
+static const char *const outcome_names[] = {
+	[CYCLE_UP_TO_DATE] = "up-to-date", [CYCLE_DEPLOYED] = "deployed",
+	[CYCLE_BUILT] = "built",	   [CYCLE_ROLLED_BACK] = "rolled-back",
+	[CYCLE_FAILED] = "failed",	   [CYCLE_SKIPPED] = "skipped",
+	[CYCLE_REFUSED] = "refused",	   [CYCLE_ERROR] = "error",
+};
+
+const char *cycle_outcome_name(enum cycle_outcome o)
+{
+	return outcome_names[o];
+}
+
+struct cycle {
+	const struct config *cfg;
+	struct state st;
+	struct cycle_result *res;
+	struct err *e;
+	char mirror[PATH_MAX];
+	char gcroots[PATH_MAX];
+};
+
+static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->res->outcome = o;
+	va_start(ap, fmt);
+	vsnprintf(c->res->message, sizeof(c->res->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Records the phase before the step starts; a crash leaves it for resume. */
+static int enter_phase(struct cycle *c, const char *phase)
+{
+	state_set(&c->st, "phase", phase);
+	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
+	sdc_notify("STATUS=%s %.12s", phase, c->res->commit);
+	if (state_save(&c->st, c->e) < 0)
+		return -1;
+	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s%s%.12s",
+		phase, c->res->commit[0] ? " " : "", c->res->commit);
+	return 0;
+}
+
+static void clear_target(struct cycle *c)
+{
+	static const char *const keys[] = {"target", "target_path", "previous_path",
+					   "health_deadline", "attempt", "target_signer",
+					   "target_key", "rollback_reason", "closure_diff",
+					   "started_at"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		json_object_del(c->st.root, keys[i]);
+}
+
+static bool commit_failed_before(struct cycle *c, const char *commit, const char **reason)
+{
+	json_t *failed = json_object_get(c->st.root, "failed_commits"), *item;
+	size_t i;
+
+	json_array_foreach(failed, i, item)
+	{
+		if (strcmp(json_string_value(json_object_get(item, "commit")) ?: "", commit) == 0) {
+			*reason = json_string_value(json_object_get(item, "reason"));
+			return true;
+		}
+	}
+	return false;
+}
+
+static void remember_failed(struct cycle *c, const char *commit, const char *reason)
+{
+	json_t *failed = json_object_get(c->st.root, "failed_commits");
+
+	if (!json_is_array(failed)) {
+		failed = json_array();
+		json_object_set_new(c->st.root, "failed_commits", failed);
+	}
+	json_array_append_new(failed, json_pack("{s:s, s:s, s:I}", "commit", commit, "reason",
+						reason, "at", (json_int_t)time(NULL)));
+	while (json_array_size(failed) > FAILED_MAX)
+		json_array_remove(failed, 0);
+}
+
+static void record_history(struct cycle *c, const char *outcome, const char *reason)
+{
+	json_t *entry = json_pack(
+		"{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:s?}", "commit",
+		c->res->commit, "outcome", outcome, "reason", reason, "signer",
+		state_get(&c->st, "target_signer"), "key", state_get(&c->st, "target_key"),
+		"store_path", state_get(&c->st, "target_path"), "previous_path",
+		state_get(&c->st, "previous_path"), "started_at",
+		(json_int_t)state_get_int(&c->st, "started_at"), "finished_at",
+		(json_int_t)time(NULL), "closure_diff", state_get(&c->st, "closure_diff"));
+	struct err e = {{0}};
+
+	if (entry && history_append(c->cfg->agent.state_dir, entry, &e) < 0)
+		log_msg(LOG_WARNING, c->res->commit, NULL, "recording history: %s", e.msg);
+}
+
+/* Ends the cycle: the outcome is persisted with phase idle. */
+static int finish(struct cycle *c, const char *error)
+{
+	state_set(&c->st, "phase", "idle");
+	state_set(&c->st, "last_outcome", outcome_names[c->res->outcome]);
+	state_set(&c->st, "last_error", error);
+	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
+	return state_save(&c->st, c->e);
+}
+
+static int roll_back(struct cycle *c, const char *reason)
+{
+	const char *previous = state_get(&c->st, "previous_path");
+	char why[1024];
+	struct err e = {{0}};
+
+	snprintf(why, sizeof(why), "%s", reason);
+	state_set(&c->st, "rollback_reason", why);
+	if (enter_phase(c, "rollback") < 0)
+		return -1;
+	log_msg(LOG_WARNING, c->res->commit, "rollback", "rolling back to %s: %s",
+		previous ? previous : "(none)", why);
+	if (activate_rollback(c->cfg, previous, &e) < 0) {
+		set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", why, e.msg);
+		log_msg(LOG_CRIT, c->res->commit, "rollback", "rollback failed: %s", e.msg);
+	} else {
+		set_result(c, CYCLE_ROLLED_BACK, "rolled back to %s: %s", previous, why);
+	}
+	remember_failed(c, c->res->commit, why);
+	record_history(c, "rolled-back", c->res->message);
+	clear_target(c);
+	return finish(c, c->res->message);
+}
+
+/* The deployment passed: make it permanent and move the trust baseline. */
+static int commit_deployment(struct cycle *c)
+{
+	const char *path = state_get(&c->st, "target_path");
+	struct activate_result ar;
+	char link[PATH_MAX + 16];
+	struct err e = {{0}};
+
+	if (enter_phase(c, "commit") < 0)
+		return -1;
+	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0)
+		return roll_back(c, e.msg);
+	if (c->cfg->agent.mode == MODE_SWITCH && ar.reboot_needed)
+		state_set(&c->st, "reboot_needed", "yes");
+	snprintf(link, sizeof(link), "%s/current", c->gcroots);
+	if (build_add_root(c->cfg, path, link, &e) < 0)
+		log_msg(LOG_WARNING, c->res->commit, "commit", "GC root: %s", e.msg);
+	state_set(&c->st, "last_good_path", state_get(&c->st, "deployed_path"));
+	state_set(&c->st, "last_good_commit", state_get(&c->st, "deployed"));
+	state_set(&c->st, "deployed", c->res->commit);
+	state_set(&c->st, "deployed_path", path);
+	state_set(&c->st, "deployed_signer", state_get(&c->st, "target_signer"));
+	state_set(&c->st, "deployed_key", state_get(&c->st, "target_key"));
+	state_set_int(&c->st, "deployed_at", (int64_t)time(NULL));
+	state_set(&c->st, "baseline", c->res->commit);
+	c->res->reboot_needed = state_get(&c->st, "reboot_needed") != NULL;
+	set_result(c, CYCLE_DEPLOYED, "deployed %s (%s)%s", c->res->commit, path,
+		   c->res->reboot_needed ? "; a reboot is needed to finish" : "");
+	record_history(c, "deployed", NULL);
+	clear_target(c);
+	log_msg(LOG_NOTICE, c->res->commit, "commit", "%s", c->res->message);
+	return finish(c, NULL);
+}
+
+static int run_health(struct cycle *c)
+{
+	struct mirror_remote remote = {
+		.url = c->cfg->repo.url,
+		.branch = c->cfg->repo.branch,
+		.token_file = c->cfg->repo.token_file,
+		.ssh_key = c->cfg->repo.ssh_key,
+		.known_hosts = c->cfg->repo.known_hosts,
+		.timeout = c->cfg->repo.fetch_timeout,
+	};
+	struct health_plan plan = {.cfg = c->cfg, .remote = &remote};
+	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
+	char why[1024] = "";
+
+	if (!deadline) {
+		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
+		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
+	}
+	if (enter_phase(c, "health") < 0)
+		return -1;
+	if (health_configured(c->cfg) && health_wait(&plan, deadline, why, sizeof(why)) != 0)
+		return roll_back(c, why);
+	state_set(&c->st, "health", health_configured(c->cfg) ? "passed" : "no checks configured");
+	return commit_deployment(c);
+}
+
+/* The agent died with a deployment in flight: finish it without activating
+ * anything a second time. */
+static int resume(struct cycle *c, const char *phase)
+{
+	const char *target_path = state_get(&c->st, "target_path");
+	char current[PATH_MAX];
+
+	snprintf(c->res->commit, sizeof(c->res->commit), "%s", state_get(&c->st, "target") ?: "");
+	log_msg(LOG_WARNING, c->res->commit, phase, "resuming a deployment interrupted during %s",
+		phase);
+	if (strcmp(phase, "rollback") == 0)
+		return roll_back(c, state_get(&c->st, "rollback_reason") ?: "interrupted");
+	if (strcmp(phase, "commit") == 0)
+		return commit_deployment(c);
+	if (strcmp(phase, "activate") == 0) {
+		activate_current(c->cfg, current, sizeof(current));
+		if (!target_path || strcmp(current, target_path) != 0)
+			return roll_back(c, "the agent was interrupted during activation");
+	}
+	/* Activated (or in health checks): the checks decide, against the old deadline. */
+	return run_health(c);
+}
+
+/* Points BUILD_REF at the verified commit, so nix builds exactly that. */
+static int pin_build_ref(struct cycle *c, struct err *e)
+{
+	git_repository *repo = NULL;
+	git_oid id;
+	int rc = -1;
+
+	if (git_oid_fromstr(&id, c->res->commit) < 0)
+		return err_set(e, "bad commit id %s", c->res->commit);
+	if (mirror_open(&repo, c->mirror, e) < 0)
+		return -1;
+	if (git_reference_create(NULL, repo, BUILD_REF, &id, 1, "cim-agent build") < 0)
+		err_set(e, "%s: %s", BUILD_REF, git_error_last()->message);
+	else
+		rc = 0;
+	git_repository_free(repo);
+	return rc;
+}
+
+static int deploy(struct cycle *c, const struct pull_outcome *po)
+{
+	char out_link[PATH_MAX + 16], prev_link[PATH_MAX + 16], path[PATH_MAX], current[PATH_MAX];
+	struct activate_result ar;
+	struct err e = {{0}};
+	char *diff = NULL;
+
+	state_set(&c->st, "target", c->res->commit);
+	state_set(&c->st, "target_signer", po->result.identity);
+	state_set(&c->st, "target_key", po->result.fingerprint);
+	state_set_int(&c->st, "started_at", (int64_t)time(NULL));
+	if (enter_phase(c, "build") < 0)
+		return -1;
+	if (dir_create(c->gcroots, 0700, c->e) < 0)
+		return -1;
+	snprintf(out_link, sizeof(out_link), "%s/candidate", c->gcroots);
+	if (pin_build_ref(c, &e) < 0) {
+		set_result(c, CYCLE_ERROR, "%s", e.msg);
+		clear_target(c);
+		return finish(c, c->res->message);
+	}
+	if (build_system(c->cfg, c->mirror, c->res->commit, out_link, path, sizeof(path), &e) < 0) {
+		set_result(c, CYCLE_FAILED, "%s", e.msg);
+		log_msg(LOG_ERR, c->res->commit, "build", "%s", e.msg);
+		remember_failed(c, c->res->commit, c->res->message);
+		record_history(c, "build-failed", c->res->message);
+		clear_target(c);
+		return finish(c, c->res->message);
+	}
+	state_set(&c->st, "target_path", path);
+	activate_current(c->cfg, current, sizeof(current));
+	if (current[0]) {
+		snprintf(prev_link, sizeof(prev_link), "%s/previous", c->gcroots);
+		if (build_add_root(c->cfg, current, prev_link, &e) < 0)
+			log_msg(LOG_WARNING, c->res->commit, "build", "GC root: %s", e.msg);
+		if (strcmp(current, path) != 0 &&
+		    build_diff_closures(c->cfg, current, path, &diff, &e) == 0) {
+			state_set(&c->st, "closure_diff", diff);
+			free(diff);
+		}
+	}
+	if (c->cfg->agent.mode == MODE_BUILD) {
+		state_set(&c->st, "built", c->res->commit);
+		state_set(&c->st, "built_path", path);
+		set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
+			   c->res->commit, path);
+		record_history(c, "built", NULL);
+		clear_target(c);
+		return finish(c, NULL);
+	}
+	state_set(&c->st, "previous_path", current[0] ? current : NULL);
+	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
+	state_set(&c->st, "reboot_needed", NULL);
+	if (enter_phase(c, "activate") < 0)
+		return -1;
+	if (activate(c->cfg, path,
+		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0)
+		return roll_back(c, e.msg);
+	if (ar.reboot_needed)
+		state_set(&c->st, "reboot_needed", "yes");
+	if (c->cfg->agent.mode == MODE_BOOT) {
+		/* Nothing runs yet, so there is nothing to check: the next boot picks it up. */
+		state_set(&c->st, "reboot_needed", "yes");
+		return commit_deployment(c);
+	}
+	return run_health(c);
+}
+
+static int cycle_body(struct cycle *c)
+{
+	const char *phase = state_get(&c->st, "phase");
+	struct pull_outcome po;
+	const char *reason;
+	int rc;
+
+	if (phase && (strcmp(phase, "activate") == 0 || strcmp(phase, "health") == 0 ||
+		      strcmp(phase, "commit") == 0 || strcmp(phase, "rollback") == 0))
+		return resume(c, phase);
+	if (phase && strcmp(phase, "idle") != 0) {
+		log_msg(LOG_WARNING, NULL, phase,
+			"the previous cycle was interrupted during %s; starting over", phase);
+		clear_target(c);
+	}
+	if (enter_phase(c, "fetch") < 0)
+		return -1;
+	/* pull_step reads and writes the state file itself: hand it over. */
+	rc = pull_step(c->cfg, false, &po, c->e);
+	state_release(&c->st);
+	if (state_load(&c->st, c->cfg->agent.state_dir, c->e) < 0)
+		return -1;
+	if (rc == PULL_ERROR) {
+		set_result(c, CYCLE_ERROR, "%s", c->e->msg);
+		log_msg(LOG_ERR, NULL, "fetch", "%s", c->e->msg);
+		return finish(c, c->res->message);
+	}
+	snprintf(c->res->commit, sizeof(c->res->commit), "%s", po.result.commit);
+	if (rc == PULL_REFUSED) {
+		set_result(c, CYCLE_REFUSED, "%s", po.result.reason);
+		log_msg(LOG_ERR, c->res->commit, "verify", "refused: %s", po.result.reason);
+		return finish(c, c->res->message);
+	}
+	const char *deployed = c->cfg->agent.mode == MODE_BUILD ? state_get(&c->st, "built")
+								 : state_get(&c->st, "deployed");
+	if (deployed && strcmp(deployed, c->res->commit) == 0) {
+		set_result(c, CYCLE_UP_TO_DATE, "%s is already %s", c->res->commit,
+			   c->cfg->agent.mode == MODE_BUILD ? "built" : "deployed");
+		return finish(c, NULL);
+	}
+	if (commit_failed_before(c, c->res->commit, &reason)) {
+		set_result(c, CYCLE_SKIPPED,
+			   "%s failed before (%s); waiting for a newer commit or 'cim-agent retry'",
+			   c->res->commit, reason ?: "unknown reason");
+		return finish(c, NULL);
+	}
+	return deploy(c, &po);
+}
+
+static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_result *res,
+		      struct err *e, int *lock_fd)
+{
+	memset(c, 0, sizeof(*c));
+	memset(res, 0, sizeof(*res));
+	c->cfg = cfg;
+	c->res = res;
+	c->e = e;
+	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
+		return -1;
+	*lock_fd = lock_acquire(cfg->agent.state_dir, e);
+	if (*lock_fd < 0)
+		return -1;
+	pull_mirror_path(cfg, c->mirror, sizeof(c->mirror));
+	snprintf(c->gcroots, sizeof(c->gcroots), "%s/gcroots", cfg->agent.state_dir);
+	if (state_load(&c->st, cfg->agent.state_dir, e) < 0) {
+		lock_release(*lock_fd);
+		return -1;
+	}
+	state_set(&c->st, "host", cfg->agent.hostname);
+	state_set(&c->st, "platform", config_platform_name(cfg->nix.platform));
+	state_set(&c->st, "mode", config_mode_name(cfg->agent.mode));
+	state_set(&c->st, "agent_version", CIM_VERSION);
+	return 0;
+}
+
+int cycle_run_once(const struct config *cfg, struct cycle_result *res, struct err *e)
+{
+	struct cycle c;
+	int lock_fd, rc;
+
+	if (cycle_open(&c, cfg, res, e, &lock_fd) < 0)
+		return -1;
+	rc = cycle_body(&c);
+	state_release(&c.st);
+	lock_release(lock_fd);
+	return rc;
+}
+
+int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
+{
+	struct cycle_result res;
+	struct cycle c;
+	json_t *failed, *kept;
+	int lock_fd, forgotten = 0;
+	size_t i;
+	json_t *item;
+
+	if (cycle_open(&c, cfg, &res, e, &lock_fd) < 0)
+		return -1;
+	failed = json_object_get(c.st.root, "failed_commits");
+	kept = json_array();
+	json_array_foreach(failed, i, item)
+	{
+		const char *id = json_string_value(json_object_get(item, "commit"));
+		if (!commit || (id && strncmp(id, commit, strlen(commit)) == 0))
+			forgotten++;
+		else
+			json_array_append(kept, item);
+	}
+	json_object_set_new(c.st.root, "failed_commits", kept);
+	if (state_save(&c.st, e) < 0)
+		forgotten = -1;
+	state_release(&c.st);
+	lock_release(lock_fd);
+	return forgotten;
+}
+
+int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, struct err *e)
+{
+	struct cycle c;
+	const char *good, *good_commit, *deployed;
+	int lock_fd, rc = -1;
+
+	if (cycle_open(&c, cfg, res, e, &lock_fd) < 0)
+		return -1;
+	good = state_get(&c.st, "last_good_path");
+	good_commit = state_get(&c.st, "last_good_commit");
+	deployed = state_get(&c.st, "deployed");
+	if (!good || !deployed) {
+		err_set(e, "no earlier known-good deployment is recorded to roll back to");
+		goto out;
+	}
+	snprintf(res->commit, sizeof(res->commit), "%s", deployed);
+	state_set(&c.st, "target", deployed);
+	state_set(&c.st, "target_path", state_get(&c.st, "deployed_path"));
+	state_set(&c.st, "previous_path", good);
+	char reason[256];
+	snprintf(reason, sizeof(reason), "rolled back by the operator to %.12s",
+		 good_commit ? good_commit : "?");
+	/* Now the known-good one is what runs. */
+	state_set(&c.st, "deployed", good_commit);
+	state_set(&c.st, "deployed_path", good);
+	state_set(&c.st, "last_good_path", NULL);
+	state_set(&c.st, "last_good_commit", NULL);
+	rc = roll_back(&c, reason);
+out:
+	state_release(&c.st);
+	lock_release(lock_fd);
+	return rc;
+}

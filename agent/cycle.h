@@ -1,0 +1,47 @@
+/* One sync cycle: fetch -> verify -> build -> activate -> health -> commit
+ * (or roll back) -> report. The phase is written to the state file before
+ * each step starts, so an agent killed at any point resumes on its next
+ * start: before the switch it starts over; during activation or health
+ * checks it re-runs the checks against the recorded deadline and rolls back
+ * when they fail; during a commit or rollback it finishes that step. */
+#ifndef CIM_CYCLE_H
+#define CIM_CYCLE_H
+
+#include <stdbool.h>
+
+struct config;
+struct err;
+
+enum cycle_outcome {
+	CYCLE_UP_TO_DATE,  /* nothing new */
+	CYCLE_DEPLOYED,    /* a new commit is running and healthy */
+	CYCLE_BUILT,       /* mode = build: built, not activated */
+	CYCLE_ROLLED_BACK, /* activation or health failed; previous system restored */
+	CYCLE_FAILED,      /* build or secrets failed; nothing was switched */
+	CYCLE_SKIPPED,     /* the tip failed before; waiting for a newer commit */
+	CYCLE_REFUSED,     /* the tip did not pass verification */
+	CYCLE_ERROR,       /* fetch or local failure; nothing changed */
+};
+
+struct cycle_result {
+	enum cycle_outcome outcome;
+	char commit[41];
+	char message[1536];
+	bool reboot_needed;
+};
+
+const char *cycle_outcome_name(enum cycle_outcome o);
+
+/* Runs one cycle under the state_dir lock. Returns 0 when the cycle ran
+ * (see res->outcome), -1 when it could not (lock held, state unreadable). */
+int cycle_run_once(const struct config *cfg, struct cycle_result *res, struct err *e);
+
+/* Forgets that commit (or, when NULL, every commit) failed, so the next cycle
+ * tries it again. Returns the number forgotten. */
+int cycle_retry(const struct config *cfg, const char *commit, struct err *e);
+
+/* Re-activates the last known-good system before the current deployment and
+ * marks the current commit failed so it is not redeployed. */
+int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, struct err *e);
+
+#endif

@@ -1,0 +1,93 @@
+# Helpers for tests that build and "activate" test systems with the real nix.
+# The test flake's outputs are plain derivations with a /bin/sh builder; their
+# activation scripts record every call in $FAKE_DIR/calls and can be told to
+# fail or to kill the agent, so every path of the cycle runs for real.
+
+FAKE_DIR="$TRASH/fake"
+export FAKE_DIR
+mkdir -p "$FAKE_DIR" "$TRASH/profiles"
+NIX_SYSTEM="$(uname -m)-linux"
+
+# start_httpd: starts tests/t/httpd.py serving $FAKE_DIR; sets HTTP_PORT.
+start_httpd() {
+	python3 "$CIM_SRC/tests/t/httpd.py" "$FAKE_DIR" 600 >"$TRASH/httpd.port" &
+	HTTPD_PID=$!
+	while ! test -s "$TRASH/httpd.port"; do sleep 0.05; done
+	HTTP_PORT=$(cat "$TRASH/httpd.port")
+}
+stop_httpd() { kill "$HTTPD_PID" 2>/dev/null; }
+
+# write_flake REPO VERSION [STC_EXIT [HEALTH_CODE [BUILD_FAILS]]]:
+# a NixOS-shaped toplevel for host "testhost" and a plain profile output.
+# At activation the toplevel writes HEALTH_CODE to $FAKE_DIR/health, which the
+# test HTTP server then answers on /status/health.
+write_flake() {
+	repo=$1 version=$2 stc_exit=${3:-0} health=${4:-200} build_fails=${5:-false}
+	cat >"$repo/flake.nix" <<NIX
+{
+  outputs = { self }:
+    let
+      b = import ./behaviour.nix;
+      mk = name: script: derivation {
+        inherit name;
+        system = "$NIX_SYSTEM";
+        builder = "/bin/sh";
+        args = [ "-c" script ];
+      };
+      toplevel = mk "nixos-system-testhost-\${b.version}" ''
+        \${if b.buildFails then "echo 'error: this commit does not build' >&2; exit 1" else ""}
+        /bin/mkdir -p \$out/bin
+        /bin/cat > \$out/bin/switch-to-configuration <<EOF
+        #!/bin/sh
+        echo "\${b.version} \\\$1" >> "\\\$FAKE_DIR/calls"
+        if [ -e "\\\$FAKE_DIR/crash-before-\\\$1" ]; then rm "\\\$FAKE_DIR/crash-before-\\\$1"; kill -9 \\\$PPID; sleep 1; fi
+        case "\\\$1" in test|switch) ln -sfn \$out "\\\$FAKE_DIR/current-system"; echo \${toString b.health} > "\\\$FAKE_DIR/health";; esac
+        if [ -e "\\\$FAKE_DIR/crash-after-\\\$1" ]; then rm "\\\$FAKE_DIR/crash-after-\\\$1"; kill -9 \\\$PPID; sleep 1; fi
+        exit \${toString b.stcExit}
+        EOF
+        /bin/chmod +x \$out/bin/switch-to-configuration
+        echo \${b.version} > \$out/version
+      '';
+      profile = mk "profile-testhost-\${b.version}" ''
+        /bin/mkdir -p \$out/bin
+        /bin/cat > \$out/bin/activate <<EOF
+        #!/bin/sh
+        echo "profile \${b.version} activate" >> "\\\$FAKE_DIR/calls"
+        echo \${toString b.health} > "\\\$FAKE_DIR/health"
+        EOF
+        /bin/chmod +x \$out/bin/activate
+      '';
+    in {
+      nixosConfigurations.testhost.config.system.build.toplevel = toplevel;
+      packages.$NIX_SYSTEM.testhost = profile;
+    };
+}
+NIX
+	cat >"$repo/behaviour.nix" <<NIX
+{ version = "$version"; stcExit = $stc_exit; health = $health; buildFails = $build_fails; }
+NIX
+	git -C "$repo" add flake.nix behaviour.nix
+}
+
+# write_apply_config FILE [PLATFORM]: a config whose system lives in the trash dir.
+write_apply_config() {
+	write_config "$1"
+	cat >>"$1" <<CONF
+
+[nix]
+platform = ${2:-nixos}
+profile = $TRASH/profiles/system
+current_system = $FAKE_DIR/current-system
+${NIX_ATTR_LINE:-}
+${NIX_BIN_LINE:-}
+
+[health]
+timeout = 3s
+interval = 1s
+url = http://127.0.0.1:$HTTP_PORT/status/health
+CONF
+}
+
+state_field() {
+	python3 -c "import json,sys; v=json.load(open('$TRASH/state/state.json')).get('$1',''); print(v if not isinstance(v,(list,dict)) else json.dumps(v))"
+}
