@@ -247,6 +247,12 @@ let
           value = f n;
         }) names
       );
+    cleanSource = src: src;
+    cleanSourceWith = { src, ... }: src;
+    platforms = {
+      linux = [ "x86_64-linux" "aarch64-linux" ];
+      darwin = [ "x86_64-darwin" "aarch64-darwin" ];
+    };
     getExe' = pkg: name: "${pkg}/bin/${name}";
     escapeShellArg = s: "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString s)}'";
     escapeShellArgs = l: concatStringsSep " " (map lib.escapeShellArg l);

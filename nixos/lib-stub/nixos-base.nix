@@ -27,6 +27,14 @@ in
       type = types.package;
       default = pkgs.nix;
     };
+    nix.settings = mkOption {
+      type = types.attrsOf types.anything;
+      default = { };
+    };
+    virtualisation.memorySize = mkOption {
+      type = types.int;
+      default = 1024;
+    };
     environment.systemPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];

@@ -17,6 +17,12 @@ let
     }
     // extra;
 
+  # Packages only referred to: a fake derivation each.
+  fakes = [
+    "git" "nix" "openssh" "coreutils" "pkg-config" "libgit2" "curl" "libsodium" "inih" "jansson"
+    "systemd" "clang-tools" "cmocka" "nats-c" "age" "nats-server" "valgrind" "nixfmt-rfc-style"
+  ];
+
   isDarwin = lib.hasPrefix "x86_64-darwin" system || lib.hasPrefix "aarch64-darwin" system;
 
   # lib.generators.toINI: "[section]" then one line per key (sorted), lists as
@@ -39,39 +45,58 @@ let
     in
     concatStringsSep "\n" (lib.mapAttrsToList section sections);
 in
-rec {
-  inherit system;
-  stdenv = {
-    isLinux = !isDarwin;
-    inherit isDarwin;
-    hostPlatform = {
-      inherit system isDarwin;
+let
+  pkgs = {
+    inherit system;
+
+    # The real nixos/package.nix, through the fake mkDerivation below.
+    cim-agent = pkgs.callPackage ../package.nix { };
+
+    # callPackage as in nixpkgs: the function's arguments taken from pkgs.
+    callPackage =
+      fn: overrides:
+      let
+        f = if builtins.isFunction fn then fn else import fn;
+      in
+      f (builtins.intersectAttrs (builtins.functionArgs f) (pkgs // { inherit lib; }) // overrides);
+
+    # A derivation that is not built: its arguments are kept for inspection.
+    stdenv = {
       isLinux = !isDarwin;
+      inherit isDarwin;
+      hostPlatform = {
+        inherit system isDarwin;
+        isLinux = !isDarwin;
+      };
+      cc.targetPrefix = "";
+      mkDerivation = args: fakeDrv "${args.pname}-${args.version}" { inherit args; meta = args.meta or { }; };
     };
-  };
+    mkShell = args: fakeDrv "nix-shell" { inherit args; };
+    testers.runNixOSTest = test: fakeDrv "vm-test-run-${test.name}" { inherit test; };
 
-  cim-agent = fakeDrv "cim-agent-0.1.0" { meta.mainProgram = "cim-agent"; };
-  git = fakeDrv "git-2.47.0" { };
-  nix = fakeDrv "nix-2.24.10" { };
-  openssh = fakeDrv "openssh-9.9p1" { };
-  coreutils = fakeDrv "coreutils-9.5" { };
-  callPackage = _: _: cim-agent;
+    writeText = name: text: fakeDrv name { inherit text; };
+    writeShellScript = name: text: fakeDrv name { text = "#!/bin/sh\n" + text; };
+    runCommand = name: env: script: fakeDrv name { text = script; };
 
-  writeText = name: text: fakeDrv name { inherit text; };
-  writeShellScript = name: text: fakeDrv name { text = "#!/bin/sh\n" + text; };
-  runCommand = name: env: script: fakeDrv name { text = script; };
-
-  formats.ini =
-    {
-      listsAsDuplicateKeys ? false,
-      ...
-    }@args:
-    let
-      atom = lib.types.nullOr (lib.types.oneOf [ lib.types.bool lib.types.int lib.types.str ]);
-      value = if listsAsDuplicateKeys then lib.types.either atom (lib.types.listOf atom) else atom;
-    in
-    {
-      type = lib.types.attrsOf (lib.types.attrsOf value);
-      generate = name: v: writeText name (toINI (removeAttrs args [ "listToValue" ]) v);
-    };
-}
+    formats.ini =
+      {
+        listsAsDuplicateKeys ? false,
+        ...
+      }@args:
+      let
+        atom = lib.types.nullOr (lib.types.oneOf [ lib.types.bool lib.types.int lib.types.str ]);
+        value = if listsAsDuplicateKeys then lib.types.either atom (lib.types.listOf atom) else atom;
+      in
+      {
+        type = lib.types.attrsOf (lib.types.attrsOf value);
+        generate = name: v: pkgs.writeText name (toINI (removeAttrs args [ "listToValue" ]) v);
+      };
+  }
+  // builtins.listToAttrs (
+    map (name: {
+      inherit name;
+      value = fakeDrv name { };
+    }) fakes
+  );
+in
+pkgs

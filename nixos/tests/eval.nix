@@ -198,6 +198,51 @@ let
       activation = r.config.system.activationScripts.postActivation.text;
     };
 
+  # The package through callPackage, as nixpkgs would see it.
+  packageFor =
+    system:
+    let
+      a = (import ../lib-stub/pkgs.nix { inherit lib system; }).cim-agent.args;
+    in
+    {
+      inherit (a) pname version makeFlags doCheck;
+      buildInputs = map (p: p.name) a.buildInputs;
+      nativeBuildInputs = map (p: p.name) a.nativeBuildInputs;
+    };
+
+  # The flake's outputs, with a fake nixpkgs input.
+  flake =
+    let
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+        "x86_64-darwin"
+        "aarch64-darwin"
+      ];
+      nixpkgs = {
+        inherit lib;
+        legacyPackages = lib.genAttrs systems (system: import ../lib-stub/pkgs.nix { inherit lib system; });
+      };
+      outputs = (import ../../flake.nix).outputs {
+        self = outputs;
+        inherit nixpkgs;
+      };
+      names = set: lib.concatStringsSep " " (builtins.attrNames set);
+    in
+    {
+      inputs = names (import ../../flake.nix).inputs;
+      outputs = names outputs;
+      modules = "${toString outputs.nixosModules.default} ${toString outputs.darwinModules.default}";
+      overlay = (outputs.overlays.default nixpkgs.legacyPackages.x86_64-linux { }).cim-agent.name;
+    }
+    // lib.genAttrs systems (system: {
+      packages = names outputs.packages.${system};
+      package = outputs.packages.${system}.default.name;
+      checks = names outputs.checks.${system};
+      devShell = map (p: p.name) outputs.devShells.${system}.default.args.packages;
+      formatter = outputs.formatter.${system}.name;
+    });
+
   join = lib.concatStringsSep "\n";
   fails =
     cfg:
@@ -207,7 +252,27 @@ let
     !r.success;
 in
 {
-  inherit core full darwin;
+  inherit core full darwin flake;
+  package = {
+    linux = packageFor "x86_64-linux";
+    darwin = packageFor "aarch64-darwin";
+  };
+
+  # The VM test's host node, through the harness: its agent.conf and the
+  # assertions that would fail (none).
+  vm =
+    let
+      pkgs = import ../lib-stub/pkgs.nix { inherit lib; };
+      test = import ./vm.nix { inherit pkgs; };
+      r = lib.evalModules {
+        modules = [
+          ../lib-stub/nixos-base.nix
+          test.test.nodes.host
+        ];
+        specialArgs.pkgs = pkgs;
+      };
+    in
+    summary r // { nodes = lib.concatStringsSep " " (builtins.attrNames test.test.nodes); };
 
   # Option paths declared by the NixOS module (the stub's own are left out).
   options = join (
