@@ -220,7 +220,7 @@ in
             url = listKey types.str null "URLs that must answer for the generation to be healthy.";
             expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with.";
             command = listKey types.str null "Shell commands that must succeed for the generation to be healthy.";
-            remote = key types.bool "no" "Whether a remote party confirms health.";
+            remote = key types.bool "no" "Whether health is also confirmed remotely.";
           };
           secrets = {
             identity = listKey absPath "/etc/ssh/ssh_host_ed25519_key" "age identities (private keys) that decrypt the repository's secrets.";

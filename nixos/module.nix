@@ -56,7 +56,8 @@ in
         # ProtectHome, PrivateTmp, PrivateDevices, ProtectKernel*,
         # ProtectHostname, ...) would make those changes invisible to the host
         # or fail them; RestrictSUIDSGID would break security.wrappers. See
-        # agent/cim-agent.service for the same choice on other distributions.
+        # agent/cim-agent.service for the same choice on other distributions,
+        # which leaves out NoNewPrivileges because of SELinux; NixOS has none.
         NoNewPrivileges = true;
         RestrictRealtime = true;
         # Decrypted secrets and identities are in the agent's memory.
