@@ -1,0 +1,68 @@
+# NixOS module: services.cim-agent. The options and agent.conf are in
+# common.nix (shared with nix-darwin); this file adds the systemd service.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.cim-agent;
+in
+{
+  imports = [ ./common.nix ];
+
+  config = lib.mkIf cfg.enable {
+    services.cim-agent.settings.nix.platform = lib.mkDefault "nixos";
+
+    systemd.services.cim-agent = {
+      description = "cim-agent: deploys signed commits of a Git repository to this host";
+      documentation = [ "man:cim-agent(8)" ];
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
+      # The agent builds and switches through nix, and runs git for hooks and
+      # diagnostics.
+      path = [
+        config.nix.package
+        pkgs.git
+      ];
+      # The agent runs `switch-to-configuration` itself: restarting it during
+      # that switch would kill the switch half-way. It picks up a new version
+      # of itself or of agent.conf when it next starts.
+      restartIfChanged = false;
+      # Restart=always would otherwise stop after 5 quick failures.
+      startLimitIntervalSec = 0;
+      serviceConfig = {
+        Type = "notify";
+        ExecStart = "${lib.getExe' cfg.package "cim-agent"} -c /etc/cim-agent/agent.conf run";
+        # The agent pings the watchdog from its main loop, which never waits on
+        # a build or a health check.
+        WatchdogSec = lib.mkDefault "120s";
+        Restart = "always";
+        RestartSec = lib.mkDefault "10s";
+        StateDirectory = "cim-agent";
+        StateDirectoryMode = "0700";
+        # /run/cim-agent holds the decrypted secrets (settings.secrets.dir is
+        # /run/cim-agent/secrets): a tmpfs, kept across restarts of the agent
+        # because the services using the secrets go on running.
+        RuntimeDirectory = "cim-agent";
+        RuntimeDirectoryMode = "0700";
+        RuntimeDirectoryPreserve = "yes";
+        # Hardening stops here on purpose: the agent runs as root and its
+        # children switch the whole system (write /nix, /etc and /boot, install
+        # the boot loader, set the host name, create setuid wrappers and mount
+        # points). Anything that makes a mount namespace (ProtectSystem,
+        # ProtectHome, PrivateTmp, PrivateDevices, ProtectKernel*,
+        # ProtectHostname, ...) would make those changes invisible to the host
+        # or fail them; RestrictSUIDSGID would break security.wrappers. See
+        # agent/cim-agent.service for the same choice on other distributions,
+        # which leaves out NoNewPrivileges because of SELinux; NixOS has none.
+        NoNewPrivileges = true;
+        RestrictRealtime = true;
+        # Decrypted secrets and identities are in the agent's memory.
+        LimitCORE = 0;
+      };
+    };
+  };
+}

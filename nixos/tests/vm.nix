@@ -1,0 +1,100 @@
+# NixOS VM test (needs KVM; `nix flake check` runs it on Linux as checks.vm):
+# a git server serves a repository of signed commits, a host running the agent
+# with the NixOS module deploys a good commit and rolls back a bad one.
+#
+# To stay small it deploys a Nix profile (platform = "profile") holding one
+# file rather than a whole NixOS system, which would have to be built inside
+# the VM. The health check fails when that file says "bad".
+{ pkgs }:
+let
+  # A signing key made at build time; the host trusts its public half.
+  signingKey = pkgs.runCommand "cim-test-signing-key" { nativeBuildInputs = [ pkgs.openssh ]; } ''
+    mkdir $out
+    ssh-keygen -q -t ed25519 -N "" -C ci@example.com -f $out/key
+  '';
+  allowedSigners = pkgs.runCommand "cim-test-allowed-signers" { } ''
+    echo "ci@example.com $(cut -d' ' -f1,2 ${signingKey}/key.pub)" >$out
+  '';
+  profile = "/nix/var/nix/profiles/cim-test";
+in
+pkgs.testers.runNixOSTest {
+  name = "cim-agent";
+
+  nodes = {
+    server = {
+      services.gitDaemon = {
+        enable = true;
+        basePath = "/srv/git";
+        exportAll = true;
+      };
+      networking.firewall.allowedTCPPorts = [ 9418 ];
+      environment.systemPackages = [ pkgs.git ];
+    };
+
+    host = {
+      imports = [ ../module.nix ];
+      services.cim-agent = {
+        enable = true;
+        settings = {
+          agent.poll_interval = "5s";
+          agent.poll_jitter = "0s";
+          repo.url = "git://server/fleet.git";
+          repo.allowed_signers = "${allowedSigners}";
+          nix = {
+            platform = "profile";
+            inherit profile;
+            attr = "payload";
+          };
+          health = {
+            timeout = "20s";
+            interval = "2s";
+            command = [ "! grep -q bad ${profile}" ];
+          };
+        };
+      };
+      # Builds in the VM need no substituter and no nixpkgs.
+      nix.settings.substituters = pkgs.lib.mkForce [ ];
+      virtualisation.memorySize = 1024;
+    };
+  };
+
+  testScript = ''
+    def commit(content, message):
+        server.succeed(
+            "cd /srv/git/work && "
+            "cat > default.nix <<'EOF'\n"
+            "{ payload = derivation { name = \"cim-test-payload\"; system = builtins.currentSystem; "
+            "builder = \"/bin/sh\"; args = [ \"-c\" \"echo " + content + " > $out\" ]; }; }\n"
+            "EOF\n"
+            "git add default.nix && "
+            "git -c gpg.format=ssh -c user.signingkey=${signingKey}/key "
+            "-c user.name=CI -c user.email=ci@example.com "
+            f"commit -q -S -m '{message}' && "
+            "git push -q origin HEAD:main"
+        )
+
+    start_all()
+    server.wait_for_unit("git-daemon.service")
+    server.succeed(
+        "git init -q --bare -b main /srv/git/fleet.git && "
+        "git clone -q /srv/git/fleet.git /srv/git/work"
+    )
+
+    with subtest("a signed commit is deployed"):
+        commit("good-1", "first")
+        host.wait_for_unit("cim-agent.service")
+        host.wait_until_succeeds("grep -q good-1 ${profile}", timeout=180)
+        host.succeed("cim-agent status")
+
+    with subtest("a commit that fails its health check is rolled back"):
+        generations = host.succeed("ls -d ${profile}-*-link | wc -l").strip()
+        commit("bad", "breaks health")
+        host.wait_until_succeeds(
+            f"test $(ls -d ${profile}-*-link | wc -l) -gt {generations}", timeout=180
+        )
+        host.wait_until_succeeds("grep -q good-1 ${profile}", timeout=120)
+        host.sleep(15)
+        host.succeed("grep -q good-1 ${profile}")
+        host.succeed("systemctl is-active cim-agent.service")
+  '';
+}

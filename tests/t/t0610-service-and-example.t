@@ -1,0 +1,76 @@
+#!/bin/sh
+test_description='the files make install puts beside the binary: the systemd
+unit for hosts that are not NixOS, and agent.conf.example'
+. "$(dirname "$0")/lib.sh"
+
+UNIT="$CIM_SRC/agent/cim-agent.service"
+EXAMPLE="$CIM_SRC/agent/agent.conf.example"
+
+test_expect_success 'the unit runs the agent as a notify service with a watchdog, always restarted' '
+	test_grep "^ExecStart=@BINDIR@/cim-agent -c /etc/cim-agent/agent.conf run$" "$UNIT" &&
+	test_grep "^Type=notify$" "$UNIT" &&
+	test_grep "^WatchdogSec=[0-9]" "$UNIT" &&
+	test_grep "^Restart=always$" "$UNIT" &&
+	test_grep "^After=network-online.target" "$UNIT" &&
+	test_grep "^StateDirectory=cim-agent$" "$UNIT" &&
+	test_grep "^RuntimeDirectory=cim-agent$" "$UNIT" &&
+	test_grep "^RuntimeDirectoryPreserve=yes$" "$UNIT" &&
+	test_grep "^WantedBy=multi-user.target$" "$UNIT"
+'
+
+test_expect_success 'the unit keeps the host writable for the switches it runs' '
+	for o in ProtectSystem ProtectHome PrivateTmp PrivateDevices RestrictSUIDSGID \
+		ProtectHostname ReadOnlyPaths User; do
+		test_grep_not "^$o=" "$UNIT" || exit 1
+	done
+'
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+	test_expect_success 'systemd-analyze verify accepts the installed unit' '
+		mkdir -p bin &&
+		cp "$CIM_AGENT" bin/cim-agent &&
+		sed "s|@BINDIR@|$TRASH/bin|g" "$UNIT" >cim-agent.service &&
+		systemd-analyze verify --man=no ./cim-agent.service
+	'
+else
+	test_skip 'systemd-analyze verify accepts the installed unit' 'no systemd-analyze'
+fi
+
+# The parser knows [agent] and [repo] today; the other sections are checked
+# against the module below.
+test_expect_success 'the [agent] and [repo] part of the example is a valid configuration' '
+	sed "/^\[nix\]/,\$d" "$EXAMPLE" >agent.conf &&
+	cim -c agent.conf check-config >out
+'
+
+test_expect_success 'the defaults the example documents are the agent'"'"'s' '
+	sed "/^\[nix\]/,\$d" "$EXAMPLE" >agent.conf &&
+	cim -c agent.conf check-config >out &&
+	grep "^[a-z_]* = " out | grep -v "^hostname = \|^url = \|^allowed_signers = " >defaults &&
+	test -s defaults &&
+	while read -r line; do
+		test_grep "^#$line$" agent.conf || exit 1
+	done <defaults
+'
+
+test_expect_success 'every key is documented, and they are the keys of the Nix modules settings' '
+	awk "/^\[/ { s = substr(\$0, 2, length(\$0) - 2) }
+	     /^#?[a-z_]+ = / { sub(/^#/, \"\"); print s \".\" \$1 }" "$EXAMPLE" | sort >example-keys &&
+	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode \
+		repo.url repo.branch repo.allowed_signers repo.verify repo.token_file repo.ssh_key \
+		repo.known_hosts repo.fetch_timeout nix.platform nix.attr nix.profile nix.nix \
+		nix.build_args health.timeout health.interval health.systemd health.url \
+		health.expect_status health.command health.remote secrets.identity secrets.manifest \
+		secrets.dir secrets.allow_persistent report.url report.hmac_key_file \
+		report.metrics_file report.command fleet.nats_url fleet.nats_creds_file fleet.wave \
+		fleet.name; do
+		test_grep "^$k$" example-keys || exit 1
+	done &&
+	if command -v nix >/dev/null 2>&1; then
+		nix eval --raw -f "$CIM_SRC/nixos/tests/eval.nix" options >options &&
+		sed -n "s/^services\.cim-agent\.settings\.\([a-z_]*\.[a-z_]*\)$/\1/p" options | sort >module-keys &&
+		diff example-keys module-keys
+	fi
+'
+
+test_done
