@@ -46,7 +46,8 @@ test_expect_success 'the [agent] and [repo] part of the example is a valid confi
 test_expect_success 'the defaults the example documents are the agent'"'"'s' '
 	sed "/^\[nix\]/,\$d" "$EXAMPLE" >agent.conf &&
 	cim -c agent.conf check-config >out &&
-	grep "^[a-z_]* = " out | grep -v "^hostname = \|^url = \|^allowed_signers = " >defaults &&
+	sed "/^\[nix\]/,\$d" out | grep "^[a-z_]* = " |
+		grep -v "^hostname = \|^url = \|^allowed_signers = " >defaults &&
 	test -s defaults &&
 	while read -r line; do
 		test_grep "^#$line$" agent.conf || exit 1
