@@ -81,6 +81,12 @@ static const struct key keys[] = {
 	K(health, expect_status, "expect_status", T_UINT, false, NULL),
 	K(health, command, "command", T_LIST, false, NULL),
 	K(health, remote, "remote", T_BOOL, false, "no"),
+	K(report, url, "url", T_URL, false, NULL),
+	K(report, hmac_key_file, "hmac_key_file", T_PATH, false, NULL),
+	K(report, metrics_file, "metrics_file", T_PATH, false, NULL),
+	K(report, command, "command", T_STRING, false, NULL),
+	K(report, timeout, "timeout", T_DURATION, false, "10s"),
+	K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -61,6 +61,14 @@ struct config {
 		struct config_list command;
 		bool remote; /* the git remote is still reachable */
 	} health;
+	struct {
+		char *url;           /* webhook receiving the state as JSON */
+		char *hmac_key_file; /* signs the body: X-Cim-Signature: sha256=<hex> */
+		char *metrics_file;  /* Prometheus textfile collector output */
+		char *command;       /* hook run after each deployment */
+		unsigned timeout;    /* seconds per webhook POST */
+		unsigned outbox_max; /* undelivered reports kept */
+	} report;
 };
 
 /* Reads and validates path into cfg (which must be zeroed). On failure cfg
