@@ -74,7 +74,7 @@ static int enter_phase(struct cycle *c, const char *phase)
 static void clear_target(struct cycle *c)
 {
 	static const char *const keys[] = {"target", "target_path", "previous_path",
-					   "health_deadline", "attempt", "target_signer",
+					   "health_deadline", "target_signer",
 					   "target_key", "rollback_reason", "closure_diff",
 					   "started_at"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -136,7 +136,9 @@ static int finish(struct cycle *c, const char *error)
 	return state_save(&c->st, c->e);
 }
 
-static int roll_back(struct cycle *c, const char *reason)
+/* Re-activates previous_path. mark_failed keeps the commit from being tried
+ * again; an interruption that was not the commit's fault does not. */
+static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
 {
 	const char *previous = state_get(&c->st, "previous_path");
 	char why[1024];
@@ -154,7 +156,8 @@ static int roll_back(struct cycle *c, const char *reason)
 	} else {
 		set_result(c, CYCLE_ROLLED_BACK, "rolled back to %s: %s", previous, why);
 	}
-	remember_failed(c, c->res->commit, why);
+	if (mark_failed)
+		remember_failed(c, c->res->commit, why);
 	record_history(c, "rolled-back", c->res->message);
 	clear_target(c);
 	return finish(c, c->res->message);
@@ -171,7 +174,7 @@ static int commit_deployment(struct cycle *c)
 	if (enter_phase(c, "commit") < 0)
 		return -1;
 	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0)
-		return roll_back(c, e.msg);
+		return roll_back(c, e.msg, true);
 	if (c->cfg->agent.mode == MODE_SWITCH && ar.reboot_needed)
 		state_set(&c->st, "reboot_needed", "yes");
 	snprintf(link, sizeof(link), "%s/current", c->gcroots);
@@ -190,6 +193,8 @@ static int commit_deployment(struct cycle *c)
 		   c->res->reboot_needed ? "; a reboot is needed to finish" : "");
 	record_history(c, "deployed", NULL);
 	clear_target(c);
+	state_set(&c->st, "attempt", NULL);
+	state_set(&c->st, "attempt_commit", NULL);
 	log_msg(LOG_NOTICE, c->res->commit, "commit", "%s", c->res->message);
 	return finish(c, NULL);
 }
@@ -215,7 +220,7 @@ static int run_health(struct cycle *c)
 	if (enter_phase(c, "health") < 0)
 		return -1;
 	if (health_configured(c->cfg) && health_wait(&plan, deadline, why, sizeof(why)) != 0)
-		return roll_back(c, why);
+		return roll_back(c, why, true);
 	state_set(&c->st, "health", health_configured(c->cfg) ? "passed" : "no checks configured");
 	return commit_deployment(c);
 }
@@ -231,13 +236,16 @@ static int resume(struct cycle *c, const char *phase)
 	log_msg(LOG_WARNING, c->res->commit, phase, "resuming a deployment interrupted during %s",
 		phase);
 	if (strcmp(phase, "rollback") == 0)
-		return roll_back(c, state_get(&c->st, "rollback_reason") ?: "interrupted");
+		return roll_back(c, state_get(&c->st, "rollback_reason") ?: "interrupted", true);
 	if (strcmp(phase, "commit") == 0)
 		return commit_deployment(c);
 	if (strcmp(phase, "activate") == 0) {
 		activate_current(c->cfg, current, sizeof(current));
+		/* A second interruption counts against the commit: it may be what
+		 * kills the agent. */
 		if (!target_path || strcmp(current, target_path) != 0)
-			return roll_back(c, "the agent was interrupted during activation");
+			return roll_back(c, "the agent was interrupted during activation",
+					 state_get_int(&c->st, "attempt") >= 2);
 	}
 	/* Activated (or in health checks): the checks decide, against the old deadline. */
 	return run_health(c);
@@ -313,13 +321,17 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		return finish(c, NULL);
 	}
 	state_set(&c->st, "previous_path", current[0] ? current : NULL);
+	/* Attempts count per commit and survive a rollback after an interruption. */
+	if (strcmp(state_get(&c->st, "attempt_commit") ?: "", c->res->commit) != 0)
+		state_set_int(&c->st, "attempt", 0);
+	state_set(&c->st, "attempt_commit", c->res->commit);
 	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
 	state_set(&c->st, "reboot_needed", NULL);
 	if (enter_phase(c, "activate") < 0)
 		return -1;
 	if (activate(c->cfg, path,
 		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0)
-		return roll_back(c, e.msg);
+		return roll_back(c, e.msg, true);
 	if (ar.reboot_needed)
 		state_set(&c->st, "reboot_needed", "yes");
 	if (c->cfg->agent.mode == MODE_BOOT) {
@@ -474,7 +486,7 @@ int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, st
 	state_set(&c.st, "deployed_path", good);
 	state_set(&c.st, "last_good_path", NULL);
 	state_set(&c.st, "last_good_commit", NULL);
-	rc = roll_back(&c, reason);
+	rc = roll_back(&c, reason, true);
 out:
 	state_release(&c.st);
 	lock_release(lock_fd);

@@ -40,9 +40,13 @@ write_flake() {
         /bin/cat > \$out/bin/switch-to-configuration <<EOF
         #!/bin/sh
         echo "\${b.version} \\\$1" >> "\\\$FAKE_DIR/calls"
-        if [ -e "\\\$FAKE_DIR/crash-before-\\\$1" ]; then rm "\\\$FAKE_DIR/crash-before-\\\$1"; kill -9 \\\$PPID; sleep 1; fi
+        for m in "\\\$FAKE_DIR/crash-before-\\\$1" "\\\$FAKE_DIR/crash-before-\\\$1-\${b.version}"; do
+          if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
+        done
         case "\\\$1" in test|switch) ln -sfn \$out "\\\$FAKE_DIR/current-system"; echo \${toString b.health} > "\\\$FAKE_DIR/health";; esac
-        if [ -e "\\\$FAKE_DIR/crash-after-\\\$1" ]; then rm "\\\$FAKE_DIR/crash-after-\\\$1"; kill -9 \\\$PPID; sleep 1; fi
+        for m in "\\\$FAKE_DIR/crash-after-\\\$1" "\\\$FAKE_DIR/crash-after-\\\$1-\${b.version}"; do
+          if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
+        done
         exit \${toString b.stcExit}
         EOF
         /bin/chmod +x \$out/bin/switch-to-configuration
@@ -67,6 +71,24 @@ NIX
 { version = "$version"; stcExit = $stc_exit; health = $health; buildFails = $build_fails; }
 NIX
 	git -C "$repo" add flake.nix behaviour.nix
+}
+
+# crash_wrappers: $TRASH/bin/nix kills its parent (the agent) when
+# $FAKE_DIR/crash-at-build exists, like a power cut during a build; nix-env
+# and nix-store beside it are the real ones.
+crash_wrappers() {
+	mkdir -p "$TRASH/bin"
+	real_nix=$(command -v nix)
+	cat >"$TRASH/bin/nix" <<SH
+#!/bin/sh
+case " \$* " in
+*" build "*) if [ -e "$FAKE_DIR/crash-at-build" ]; then rm "$FAKE_DIR/crash-at-build"; kill -9 \$PPID; sleep 1; exit 1; fi ;;
+esac
+exec $real_nix "\$@"
+SH
+	chmod +x "$TRASH/bin/nix"
+	ln -sf "$(command -v nix-env)" "$TRASH/bin/nix-env"
+	ln -sf "$(command -v nix-store)" "$TRASH/bin/nix-store"
 }
 
 # write_apply_config FILE [PLATFORM]: a config whose system lives in the trash dir.
