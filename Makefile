@@ -57,6 +57,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_LIB  := build/fuzz/libcim.a
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
@@ -100,9 +101,14 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+# An archive, as for the unit tests: only the objects a target needs are linked
+# (agent/cmd_config.o needs cli_load_config from main.c).
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -168,14 +168,14 @@ static int parse_option(char *opt, struct allowed_signer *as, const struct lctx 
 static int parse_options(char *opts, struct allowed_signer *as, const struct lctx *c)
 {
 	char *p = opts, *start = opts;
-	bool quoted = false;
+	bool quoted = false, last;
 
 	for (;; p++) {
 		if (*p == '"')
 			quoted = !quoted;
 		if (*p && (quoted || *p != ','))
 			continue;
-		bool last = *p == '\0';
+		last = *p == '\0';
 		*p = '\0';
 		if (!*start)
 			return lfail(c, "empty option");

@@ -580,6 +580,33 @@ static void sk_signature_with_altered_flags_or_counter_fails(void **state)
 	assert_int_equal(sshsig_verify(&sig, "git", fx_msg, strlen(fx_msg), &e), -1);
 }
 
+/* An sk-ssh-ed25519 signature built with libsodium (seed {7}, flags 0x01,
+ * counter 3) over sk_msg, then checked independently with
+ * `ssh-keygen -Y verify`, which printed the fingerprint below. */
+static const char sk_msg[] = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\ninitial\n";
+static const char sk_sig_checked_by_ssh_keygen[] =
+    "-----BEGIN SSH SIGNATURE-----\n"
+    "U1NIU0lHAAAAAQAAAEoAAAAac2stc3NoLWVkMjU1MTlAb3BlbnNzaC5jb20AAAAgovovSj\n"
+    "VboukHpTAJ6eN8rd96x+ZqCLoHYx9VMHKz8kwAAAAEc3NoOgAAAANnaXQAAAAAAAAABnNo\n"
+    "YTUxMgAAAGcAAAAac2stc3NoLWVkMjU1MTlAb3BlbnNzaC5jb20AAABA9DnBRYmWFo4s3T\n"
+    "HdId/hGy4P8x+K1/QQNydXhpNgt34gLw+FOMD7DDRDfMtC+H/oUhOfB3amIxZUkCDkglFB\n"
+    "BwEAAAAD\n"
+    "-----END SSH SIGNATURE-----\n";
+
+static void sk_signature_accepted_by_ssh_keygen_verifies(void **state)
+{
+	struct sshsig sig;
+	struct err e = {""};
+	char fp[SSHKEY_FP_SIZE];
+
+	assert_int_equal(parse_str(sk_sig_checked_by_ssh_keygen, &sig, &e), 0);
+	assert_int_equal(sig.counter, 3);
+	sshkey_fingerprint(&sig.key, fp);
+	assert_string_equal(fp, "SHA256:BDNysIp2UtSiuV02iia9Ixhd8NwaDQDEDmNyjlYyyRA");
+	assert_int_equal(sshsig_verify(&sig, "git", sk_msg, strlen(sk_msg), &e), 0);
+	assert_int_equal(sshsig_verify(&sig, "git", fx_msg, strlen(fx_msg), &e), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -613,6 +640,7 @@ int main(void)
 	    cmocka_unit_test(sk_signature_verifies),
 	    cmocka_unit_test(sk_signature_without_user_presence_refused),
 	    cmocka_unit_test(sk_signature_with_altered_flags_or_counter_fails),
+	    cmocka_unit_test(sk_signature_accepted_by_ssh_keygen_verifies),
 	};
 
 	if (sodium_init() < 0)

@@ -1,0 +1,5 @@
+-----BEGIN PGP SIGNATURE-----
+
+iHUEABYKAB0WIQRmYWtl
+=fake
+-----END PGP SIGNATURE-----
