@@ -93,13 +93,15 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		goto out;
 	}
 	if (rev) {
+		git_object *commit = NULL;
 		if (git_revparse_single(&obj, repo, rev) < 0 ||
-		    git_object_peel((git_object **)&obj, obj, GIT_OBJECT_COMMIT) < 0) {
+		    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
 			fprintf(stderr, "cim-agent: %s: not a commit: %s\n", rev,
 				git_error_last()->message);
 			goto out;
 		}
-		git_oid_cpy(&tip, git_object_id(obj));
+		git_oid_cpy(&tip, git_object_id(commit));
+		git_object_free(commit);
 	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
 		goto out;

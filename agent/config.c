@@ -295,6 +295,36 @@ static int handler(void *user, const char *section, const char *name, const char
 	return fail(ps, section, name, "unknown key");
 }
 
+static bool section_known(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].section) == len && strncmp(keys[i].section, name, len) == 0)
+			return true;
+	return false;
+}
+
+/* Catches what inih would accept silently: an unknown section with no keys
+ * under it, and indented lines (inih's continuation lines, which would turn a
+ * stray indent into "set twice"). */
+static void check_line_shape(struct parse *ps, const char *line)
+{
+	size_t indent = strspn(line, " \t");
+	const char *p = line + indent;
+
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		ps->section_line = ps->lineno;
+		if (end && !section_known(p + 1, (size_t)(end - p - 1))) {
+			char name[128];
+			snprintf(name, sizeof(name), "%.*s", (int)(end - p - 1), p + 1);
+			fail(ps, name, NULL, "unknown section");
+		}
+		return;
+	}
+	if (indent && *p && *p != '\n' && *p != '\r' && *p != '#' && *p != ';')
+		fail(ps, NULL, NULL, "indented line (continuation lines are not supported)");
+}
+
 /* Feeds inih one line at a time so the handler knows the line number, and
  * refuses lines longer than inih's buffer instead of letting it split them. */
 static char *line_reader(char *str, int num, void *stream)
@@ -321,8 +351,7 @@ static char *line_reader(char *str, int num, void *stream)
 	}
 	memcpy(str, start, linelen);
 	str[linelen] = '\0';
-	if (str[strspn(str, " \t")] == '[')
-		ps->section_line = ps->lineno;
+	check_line_shape(ps, str);
 	return str;
 }
 

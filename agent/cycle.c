@@ -58,16 +58,25 @@ static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, .
 	va_end(ap);
 }
 
-/* Records the phase before the step starts; a crash leaves it for resume. */
-static int enter_phase(struct cycle *c, const char *phase)
+/* Records the phase before the step starts, so a crash leaves it for resume,
+ * and says what the step is about to do. */
+static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 {
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	state_set(&c->st, "phase", phase);
 	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
-	sdc_notify("STATUS=%s %.12s", phase, c->res->commit);
+	sdc_notify("STATUS=%s", what);
 	if (state_save(&c->st, c->e) < 0)
 		return -1;
-	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s%s%.12s",
-		phase, c->res->commit[0] ? " " : "", c->res->commit);
+	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s", what);
 	return 0;
 }
 
@@ -146,10 +155,9 @@ static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
 
 	snprintf(why, sizeof(why), "%s", reason);
 	state_set(&c->st, "rollback_reason", why);
-	if (enter_phase(c, "rollback") < 0)
+	if (enter_phase(c, "rollback", "rolling back to %s: %s", previous ? previous : "(none)",
+			why) < 0)
 		return -1;
-	log_msg(LOG_WARNING, c->res->commit, "rollback", "rolling back to %s: %s",
-		previous ? previous : "(none)", why);
 	if (activate_rollback(c->cfg, previous, &e) < 0) {
 		set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", why, e.msg);
 		log_msg(LOG_CRIT, c->res->commit, "rollback", "rollback failed: %s", e.msg);
@@ -171,7 +179,8 @@ static int commit_deployment(struct cycle *c)
 	char link[PATH_MAX + 16];
 	struct err e = {{0}};
 
-	if (enter_phase(c, "commit") < 0)
+	if (enter_phase(c, "commit", "healthy; making %s the %s", path,
+			c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system") < 0)
 		return -1;
 	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0)
 		return roll_back(c, e.msg, true);
@@ -217,7 +226,8 @@ static int run_health(struct cycle *c)
 		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
 		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
 	}
-	if (enter_phase(c, "health") < 0)
+	if (enter_phase(c, "health", "checking health until %lds from now",
+			(long)(deadline - time(NULL))) < 0)
 		return -1;
 	if (health_configured(c->cfg) && health_wait(&plan, deadline, why, sizeof(why)) != 0)
 		return roll_back(c, why, true);
@@ -281,7 +291,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "target_signer", po->result.identity);
 	state_set(&c->st, "target_key", po->result.fingerprint);
 	state_set_int(&c->st, "started_at", (int64_t)time(NULL));
-	if (enter_phase(c, "build") < 0)
+	if (enter_phase(c, "build", "building %.12s (%s)", c->res->commit, c->cfg->nix.attr) < 0)
 		return -1;
 	if (dir_create(c->gcroots, 0700, c->e) < 0)
 		return -1;
@@ -327,7 +337,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "attempt_commit", c->res->commit);
 	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
 	state_set(&c->st, "reboot_needed", NULL);
-	if (enter_phase(c, "activate") < 0)
+	if (enter_phase(c, "activate", "activating %s", path) < 0)
 		return -1;
 	if (activate(c->cfg, path,
 		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0)
@@ -357,7 +367,8 @@ static int cycle_body(struct cycle *c)
 			"the previous cycle was interrupted during %s; starting over", phase);
 		clear_target(c);
 	}
-	if (enter_phase(c, "fetch") < 0)
+	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, c->cfg->repo.url) <
+	    0)
 		return -1;
 	/* pull_step reads and writes the state file itself: hand it over. */
 	rc = pull_step(c->cfg, false, &po, c->e);

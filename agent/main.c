@@ -3,7 +3,9 @@
 #include "agent/config.h"
 #include "agent/err.h"
 
+#include <git2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cli_command commands[] = {
@@ -63,9 +65,18 @@ static int take_config_option(int *argc, char **argv, const char **config_path)
 	return 0;
 }
 
+static void shutdown_libgit2(void)
+{
+	git_libgit2_shutdown();
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = CONFIG_DEFAULT_PATH;
+
+	/* libgit2's global state is freed at exit, so leak checkers see only ours. */
+	git_libgit2_init();
+	atexit(shutdown_libgit2);
 
 	if (take_config_option(&argc, argv, &config_path) < 0)
 		return EXIT_USAGE;

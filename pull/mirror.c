@@ -263,7 +263,13 @@ int mirror_fetch(git_repository *repo, const struct mirror_remote *r, git_oid *t
 
 	timer_start(&timer, r->timeout);
 
-	if (git_remote_create_anonymous(&remote, repo, r->url) < 0) {
+	/* No insteadOf rewriting: the URL is the configured one, whatever a
+	 * gitconfig says (and libgit2 1.5 leaks in those regex lookups). */
+	git_remote_create_options create_opts;
+	git_remote_create_options_init(&create_opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create_opts.repository = repo;
+	create_opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, r->url, &create_opts) < 0) {
 		fail_fetch(e, &ctx, "bad remote URL");
 		goto out;
 	}
