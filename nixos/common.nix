@@ -211,16 +211,18 @@ in
             attr = key types.str null "The flake attribute to build; the agent derives it from the platform and hostname when unset.";
             profile = key absPath null "The Nix profile to switch (for the `profile` platform).";
             nix = key absPath null "Path of the nix binary; the agent finds nix on its PATH when unset.";
-            build_args = key types.str null "Extra arguments to `nix build`.";
+            build_args = key types.str null "Extra arguments to `nix build`, split on spaces.";
+            build_timeout = key duration "1h" "A build running longer than this is killed and fails.";
+            current_system = key absPath "/run/current-system" "The running system's link (nixos, darwin).";
           };
           health = {
             timeout = key duration "120s" "How long a new generation has to become healthy before it is rolled back.";
             interval = key duration "5s" "Time between health probes.";
-            systemd = key types.bool "yes" "Whether failed systemd units make a generation unhealthy.";
+            systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on).";
             url = listKey types.str null "URLs that must answer for the generation to be healthy.";
-            expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with.";
+            expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with; unset, any 2xx.";
             command = listKey types.str null "Shell commands that must succeed for the generation to be healthy.";
-            remote = key types.bool "no" "Whether health is also confirmed remotely.";
+            remote = key types.bool "no" "Whether the git remote must still be reachable after the switch, so a configuration that cuts the network rolls back.";
           };
           secrets = {
             identity = listKey absPath "/etc/ssh/ssh_host_ed25519_key" "age identities (private keys) that decrypt the repository's secrets.";
@@ -232,7 +234,9 @@ in
             url = key types.str null "Where the agent posts a report of each deployment.";
             hmac_key_file = key absPath null "File holding the key that signs reports (a path outside the store).";
             metrics_file = key absPath null "File the agent writes Prometheus metrics to.";
-            command = key types.str null "Shell command run with each report.";
+            command = key types.str null "Shell command run after each deployment.";
+            timeout = key duration "10s" "Time limit of one report POST.";
+            outbox_max = key types.ints.unsigned "1000" "Undelivered reports kept, oldest dropped first.";
           };
           fleet = {
             name = key types.str null "The fleet this host belongs to; needs `nats_url`.";

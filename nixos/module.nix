@@ -14,6 +14,8 @@ in
 
   config = lib.mkIf cfg.enable {
     services.cim-agent.settings.nix.platform = lib.mkDefault "nixos";
+    # On NixOS a unit that fails to start is the commonest sign of a bad configuration.
+    services.cim-agent.settings.health.systemd = lib.mkDefault true;
 
     systemd.services.cim-agent = {
       description = "cim-agent: deploys signed commits of a Git repository to this host";
