@@ -7,6 +7,8 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
 
+struct config;
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv, const char *config_path);
@@ -19,9 +21,17 @@ int cmd_verify(int argc, char **argv, const char *config_path);
 int cmd_once(int argc, char **argv, const char *config_path);
 int cmd_retry(int argc, char **argv, const char *config_path);
 int cmd_rollback(int argc, char **argv, const char *config_path);
+int cmd_run(int argc, char **argv, const char *config_path);
+int cmd_trigger(int argc, char **argv, const char *config_path);
+int cmd_status(int argc, char **argv, const char *config_path);
+int cmd_history(int argc, char **argv, const char *config_path);
+
+/* The running daemon's pid (from state_dir/daemon.pid), 0 when none is alive. */
+long daemon_running_pid(const struct config *cfg);
+
+struct config;
 
 /* Loads the config or prints why not; returns 0 or EXIT_USAGE. */
-struct config;
 int cli_load_config(struct config *cfg, const char *config_path);
 
 #endif

@@ -474,23 +474,22 @@ int config_load(struct config *cfg, const char *path, struct err *e)
 	return rc;
 }
 
-/* Prints url with any user:password@ part replaced. */
-static void print_url(FILE *out, const char *url)
+void config_redact_url(const char *url, char *buf, size_t size)
 {
 	const char *scheme = strstr(url, "://");
 	const char *at, *slash;
 
 	if (!scheme) {
-		fputs(url, out);
+		snprintf(buf, size, "%s", url);
 		return;
 	}
 	slash = strchr(scheme + 3, '/');
 	at = strchr(scheme + 3, '@');
 	if (!at || (slash && at > slash)) {
-		fputs(url, out);
+		snprintf(buf, size, "%s", url);
 		return;
 	}
-	fprintf(out, "%.*s<redacted>%s", (int)(scheme + 3 - url), url, at);
+	snprintf(buf, size, "%.*s<redacted>%s", (int)(scheme + 3 - url), url, at);
 }
 
 void config_print(const struct config *cfg, FILE *out)
@@ -516,9 +515,11 @@ void config_print(const struct config *cfg, FILE *out)
 				continue;
 			}
 			fprintf(out, "%s = ", k->name);
-			if (k->type == T_URL)
-				print_url(out, s);
-			else
+			if (k->type == T_URL) {
+				char redacted[1024];
+				config_redact_url(s, redacted, sizeof(redacted));
+				fputs(redacted, out);
+			} else
 				fputs(s, out);
 			fputc('\n', out);
 			break;

@@ -12,6 +12,7 @@
 #include "apply/activate.h"
 #include "apply/build.h"
 #include "apply/health.h"
+#include "apply/spawn.h"
 #include "pull/mirror.h"
 
 #include <limits.h>
@@ -29,7 +30,21 @@ static const char *const outcome_names[] = {
 	[CYCLE_BUILT] = "built",	   [CYCLE_ROLLED_BACK] = "rolled-back",
 	[CYCLE_FAILED] = "failed",	   [CYCLE_SKIPPED] = "skipped",
 	[CYCLE_REFUSED] = "refused",	   [CYCLE_ERROR] = "error",
+	[CYCLE_STOPPED] = "stopped",
 };
+
+static struct cycle_hooks hooks;
+
+void cycle_set_hooks(const struct cycle_hooks *h)
+{
+	hooks = *h;
+	spawn_set_tick(h->tick);
+}
+
+static bool stop_requested(void)
+{
+	return hooks.should_stop && hooks.should_stop();
+}
 
 const char *cycle_outcome_name(enum cycle_outcome o)
 {
@@ -77,6 +92,16 @@ static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 	if (state_save(&c->st, c->e) < 0)
 		return -1;
 	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s", what);
+	return 0;
+}
+
+/* Leaves the state as it is: its phase resumes the cycle on the next start. */
+static int stopped(struct cycle *c, const char *before)
+{
+	set_result(c, CYCLE_STOPPED, "stopped before %s; the next start resumes from the state file",
+		   before);
+	log_msg(LOG_NOTICE, c->res->commit[0] ? c->res->commit : NULL, before, "%s",
+		c->res->message);
 	return 0;
 }
 
@@ -226,10 +251,17 @@ static int run_health(struct cycle *c)
 		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
 		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
 	}
+	if (stop_requested())
+		return stopped(c, "health");
 	if (enter_phase(c, "health", "checking health until %lds from now",
 			(long)(deadline - time(NULL))) < 0)
 		return -1;
-	if (health_configured(c->cfg) && health_wait(&plan, deadline, why, sizeof(why)) != 0)
+	plan.should_stop = hooks.should_stop;
+	plan.tick = hooks.tick;
+	int verdict = health_configured(c->cfg) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
+	if (verdict == 2)
+		return stopped(c, "the health verdict");
+	if (verdict != 0)
 		return roll_back(c, why, true);
 	state_set(&c->st, "health", health_configured(c->cfg) ? "passed" : "no checks configured");
 	return commit_deployment(c);
@@ -291,6 +323,8 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "target_signer", po->result.identity);
 	state_set(&c->st, "target_key", po->result.fingerprint);
 	state_set_int(&c->st, "started_at", (int64_t)time(NULL));
+	if (stop_requested())
+		return stopped(c, "build");
 	if (enter_phase(c, "build", "building %.12s (%s)", c->res->commit, c->cfg->nix.attr) < 0)
 		return -1;
 	if (dir_create(c->gcroots, 0700, c->e) < 0)
@@ -302,6 +336,9 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		return finish(c, c->res->message);
 	}
 	if (build_system(c->cfg, c->mirror, c->res->commit, out_link, path, sizeof(path), &e) < 0) {
+		/* A build killed because the agent is stopping is not the commit's fault. */
+		if (stop_requested())
+			return stopped(c, "the build finished");
 		set_result(c, CYCLE_FAILED, "%s", e.msg);
 		log_msg(LOG_ERR, c->res->commit, "build", "%s", e.msg);
 		remember_failed(c, c->res->commit, c->res->message);
@@ -337,6 +374,8 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "attempt_commit", c->res->commit);
 	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
 	state_set(&c->st, "reboot_needed", NULL);
+	if (stop_requested())
+		return stopped(c, "activate");
 	if (enter_phase(c, "activate", "activating %s", path) < 0)
 		return -1;
 	if (activate(c->cfg, path,
@@ -367,6 +406,8 @@ static int cycle_body(struct cycle *c)
 			"the previous cycle was interrupted during %s; starting over", phase);
 		clear_target(c);
 	}
+	if (stop_requested())
+		return stopped(c, "fetch");
 	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, c->cfg->repo.url) <
 	    0)
 		return -1;

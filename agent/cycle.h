@@ -21,6 +21,7 @@ enum cycle_outcome {
 	CYCLE_SKIPPED,     /* the tip failed before; waiting for a newer commit */
 	CYCLE_REFUSED,     /* the tip did not pass verification */
 	CYCLE_ERROR,       /* fetch or local failure; nothing changed */
+	CYCLE_STOPPED,     /* asked to stop between steps; the state resumes it */
 };
 
 struct cycle_result {
@@ -31,6 +32,14 @@ struct cycle_result {
 };
 
 const char *cycle_outcome_name(enum cycle_outcome o);
+
+/* Set by the daemon: should_stop() asks the cycle to stop at the next step
+ * boundary (the state file then resumes it); tick() runs while waiting. */
+struct cycle_hooks {
+	bool (*should_stop)(void);
+	void (*tick)(void);
+};
+void cycle_set_hooks(const struct cycle_hooks *hooks);
 
 /* Runs one cycle under the state_dir lock. Returns 0 when the cycle ran
  * (see res->outcome), -1 when it could not (lock held, state unreadable). */

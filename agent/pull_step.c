@@ -52,7 +52,9 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		goto out;
 
 	git_oid_tostr(po->result.commit, sizeof(po->result.commit), &po->tip);
-	state_set(&st, "remote_url", cfg->repo.url);
+	char shown_url[1024];
+	config_redact_url(cfg->repo.url, shown_url, sizeof(shown_url));
+	state_set(&st, "remote_url", shown_url); /* the state file may be world-readable */
 	state_set(&st, "branch", cfg->repo.branch);
 	state_set(&st, "remote_tip", po->result.commit);
 	state_set_int(&st, "fetched_at", (int64_t)time(NULL));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #if HAVE_SYSTEMD
 #include <systemd/sd-bus.h>
@@ -39,6 +40,29 @@ unsigned long long sdc_watchdog_usec(void)
 		return usec;
 #endif
 	return 0;
+}
+
+void sdc_watchdog_tick(void)
+{
+#if HAVE_SYSTEMD
+	static unsigned long long usec, last;
+	static bool checked;
+	struct timespec ts;
+	unsigned long long now;
+
+	if (!checked) {
+		usec = sdc_watchdog_usec();
+		checked = true;
+	}
+	if (!usec)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+	if (now - last < usec / 2)
+		return;
+	last = now;
+	sd_notify(0, "WATCHDOG=1");
+#endif
 }
 
 bool sdc_journal_available(void)

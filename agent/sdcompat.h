@@ -14,6 +14,10 @@ void sdc_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Watchdog interval in microseconds from WATCHDOG_USEC, 0 when not enabled. */
 unsigned long long sdc_watchdog_usec(void);
 
+/* Sends WATCHDOG=1 when the watchdog is on and half its interval passed
+ * since the last ping; cheap enough to call often. */
+void sdc_watchdog_tick(void);
+
 /* True when stderr is connected to the journal (JOURNAL_STREAM matches). */
 bool sdc_journal_available(void);
 

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROBE_TIMEOUT_MAX 10L /* seconds for one HTTP probe or command */
@@ -128,6 +129,15 @@ int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t 
 				 p->cfg->health.timeout);
 			return 1;
 		}
-		sleep(p->cfg->health.interval ? p->cfg->health.interval : 1);
+		/* Wait out the interval in small steps, staying responsive. */
+		for (unsigned ms = 0; ms < (p->cfg->health.interval ? p->cfg->health.interval : 1) * 1000;
+		     ms += 100) {
+			if (p->should_stop && p->should_stop())
+				return 2;
+			if (p->tick)
+				p->tick();
+			struct timespec nap = {0, 100 * 1000 * 1000};
+			nanosleep(&nap, NULL);
+		}
 	}
 }

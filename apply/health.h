@@ -7,6 +7,7 @@
 
 #include "agent/config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -16,6 +17,8 @@ struct mirror_remote;
 struct health_plan {
 	const struct config *cfg;
 	const struct mirror_remote *remote; /* for the remote check */
+	bool (*should_stop)(void);          /* may be NULL: stop waiting early */
+	void (*tick)(void);                 /* may be NULL: called while waiting */
 };
 
 /* Runs every configured check once. Returns 0 when all passed; otherwise 1
@@ -24,7 +27,8 @@ int health_check_once(const struct health_plan *p, char *why, size_t whylen);
 
 /* Repeats health_check_once until it passes or the wall-clock deadline (unix
  * time, so it survives a restart of the agent) has passed. Returns 0 when
- * healthy, 1 when not (why holds the last failure). */
+ * healthy, 1 when not (why holds the last failure), 2 when should_stop said
+ * to stop before a verdict. */
 int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen);
 
 /* True when at least one check is configured. */

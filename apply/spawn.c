@@ -17,6 +17,12 @@
 extern char **environ;
 
 static double total_child_seconds;
+static void (*tick)(void);
+
+void spawn_set_tick(void (*fn)(void))
+{
+	tick = fn;
+}
 
 double spawn_total_seconds(void)
 {
@@ -131,6 +137,8 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
 		pid_t w = waitpid(pid, &wstatus, WNOHANG);
 
+		if (tick)
+			tick();
 		if (w == pid) {
 			if (pipefd[0] >= 0)
 				read_into(pipefd[0], r, cap, &alloc);

@@ -39,6 +39,10 @@ int spawn_shell(const char *cmd, const struct spawn_opts *o, struct spawn_result
 
 void spawn_result_release(struct spawn_result *r);
 
+/* fn is called every 50 ms or so while a child runs (the daemon pings the
+ * systemd watchdog from it); NULL to stop. */
+void spawn_set_tick(void (*fn)(void));
+
 /* Total wall time spent in children since start, for the overhead benchmark. */
 double spawn_total_seconds(void);
 

@@ -1,0 +1,215 @@
+/* cim-agent status / history: what the agent is doing and did, read from the
+ * state files alone, so they work when the daemon is stopped. */
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/history.h"
+#include "agent/state.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STATUS_SCHEMA 1
+
+static const char *ago(time_t then, char *buf, size_t size)
+{
+	long d = (long)(time(NULL) - then);
+
+	if (!then)
+		snprintf(buf, size, "never");
+	else if (d < 120)
+		snprintf(buf, size, "%lds ago", d);
+	else if (d < 7200)
+		snprintf(buf, size, "%ldm ago", d / 60);
+	else if (d < 172800)
+		snprintf(buf, size, "%ldh ago", d / 3600);
+	else
+		snprintf(buf, size, "%ldd ago", d / 86400);
+	return buf;
+}
+
+static const char *str(const struct state *st, const char *key)
+{
+	const char *v = state_get(st, key);
+	return v ? v : "-";
+}
+
+/* Stale: no cycle for three poll intervals (plus jitter) while one was due. */
+static bool is_stale(const struct config *cfg, const struct state *st)
+{
+	time_t last = (time_t)state_get_int(st, "last_cycle_at");
+	time_t limit = 3 * (time_t)(cfg->agent.poll_interval + cfg->agent.poll_jitter) + 60;
+
+	return last && time(NULL) - last > limit;
+}
+
+static void print_human(const struct config *cfg, const struct state *st, long pid)
+{
+	char a[64], b[64];
+	json_t *failed = json_object_get(st->root, "failed_commits");
+	const char *phase = str(st, "phase");
+
+	printf("cim-agent on %s (%s, mode %s)\n", cfg->agent.hostname,
+	       config_platform_name(cfg->nix.platform), config_mode_name(cfg->agent.mode));
+	if (pid)
+		printf("daemon     running (pid %ld)\n", pid);
+	else
+		printf("daemon     NOT running\n");
+	if (!state_get(st, "phase")) {
+		printf("state      no cycle has run yet (%s/state.json is absent)\n",
+		       cfg->agent.state_dir);
+		return;
+	}
+	printf("phase      %s (since %s)\n", phase,
+	       ago((time_t)state_get_int(st, "phase_since"), a, sizeof(a)));
+	if (strcmp(phase, "idle") != 0 && state_get(st, "target"))
+		printf("           deploying %.12s\n", str(st, "target"));
+	if (state_get(st, "deployed"))
+		printf("deployed   %.12s signed by %s (%s), %s\n           %s\n",
+		       str(st, "deployed"), str(st, "deployed_signer"), str(st, "deployed_key"),
+		       ago((time_t)state_get_int(st, "deployed_at"), a, sizeof(a)),
+		       str(st, "deployed_path"));
+	else
+		printf("deployed   nothing yet\n");
+	printf("last cycle %s: %s%s%s\n", ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
+	       str(st, "last_outcome"), state_get(st, "last_error") ? ": " : "",
+	       state_get(st, "last_error") ? state_get(st, "last_error") : "");
+	printf("remote     %s %s, tip %.12s fetched %s\n", str(st, "remote_url"), str(st, "branch"),
+	       str(st, "remote_tip"), ago((time_t)state_get_int(st, "fetched_at"), b, sizeof(b)));
+	printf("baseline   %.12s\n", str(st, "baseline"));
+	if (json_array_size(failed)) {
+		json_t *last = json_array_get(failed, json_array_size(failed) - 1);
+		printf("failed     %zu commit%s; latest %.12s: %s\n", json_array_size(failed),
+		       json_array_size(failed) == 1 ? "" : "s",
+		       json_string_value(json_object_get(last, "commit")),
+		       json_string_value(json_object_get(last, "reason")));
+	}
+	if (state_get(st, "reboot_needed"))
+		printf("reboot     needed to finish the deployment\n");
+	if (pid && state_get_int(st, "next_poll_at")) {
+		long in = (long)(state_get_int(st, "next_poll_at") - time(NULL));
+		printf("next poll  in %lds\n", in > 0 ? in : 0);
+	}
+	if (is_stale(cfg, st))
+		printf("WARNING    the state is stale: no cycle for %s (poll interval %us)\n",
+		       ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
+		       cfg->agent.poll_interval);
+}
+
+int cmd_status(int argc, char **argv, const char *config_path)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	struct config cfg = {0};
+	struct state st = {0};
+	struct err e = {{0}};
+	bool json = false;
+	int c, rc;
+	long pid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			goto usage;
+		json = true;
+	}
+	if (optind != argc)
+		goto usage;
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	if (state_load(&st, cfg.agent.state_dir, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		config_release(&cfg);
+		return EXIT_REFUSED;
+	}
+	pid = daemon_running_pid(&cfg);
+	if (json) {
+		json_t *out = json_pack("{s:i, s:{s:b, s:I}, s:b, s:O}", "status_schema",
+					STATUS_SCHEMA, "daemon", "running", pid != 0, "pid",
+					(json_int_t)pid, "stale", is_stale(&cfg, &st), "state",
+					st.root);
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(out);
+	} else {
+		print_human(&cfg, &st, pid);
+	}
+	state_release(&st);
+	config_release(&cfg);
+	return 0;
+usage:
+	fprintf(stderr, "usage: cim-agent [-c FILE] status [--json]\n");
+	return EXIT_USAGE;
+}
+
+int cmd_history(int argc, char **argv, const char *config_path)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	struct config cfg = {0};
+	struct err e = {{0}};
+	bool json = false;
+	long limit = 20;
+	json_t *hist, *item;
+	size_t i, start;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = true;
+		} else if (c == 'n') {
+			char *end;
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit <= 0)
+				goto usage;
+		} else {
+			goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	hist = history_load(cfg.agent.state_dir, &e);
+	if (!hist) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		config_release(&cfg);
+		return EXIT_REFUSED;
+	}
+	start = json_array_size(hist) > (size_t)limit ? json_array_size(hist) - (size_t)limit : 0;
+	if (json) {
+		json_t *tail = json_array();
+		for (i = start; i < json_array_size(hist); i++)
+			json_array_append(tail, json_array_get(hist, i));
+		json_dumpf(tail, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(tail);
+	} else {
+		if (json_array_size(hist) == 0)
+			printf("no deployments yet\n");
+		for (i = start; i < json_array_size(hist); i++) {
+			char when[32];
+			time_t t;
+			item = json_array_get(hist, i);
+			t = (time_t)json_integer_value(json_object_get(item, "finished_at"));
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+			printf("%s  %-12s %.12s  %s  %s%s%s\n", when,
+			       json_string_value(json_object_get(item, "outcome")),
+			       json_string_value(json_object_get(item, "commit")),
+			       json_string_value(json_object_get(item, "signer")) ?: "-",
+			       json_string_value(json_object_get(item, "store_path")) ?: "-",
+			       json_object_get(item, "reason") ? "\n                     " : "",
+			       json_string_value(json_object_get(item, "reason")) ?: "");
+		}
+	}
+	json_decref(hist);
+	config_release(&cfg);
+	return 0;
+usage:
+	fprintf(stderr, "usage: cim-agent [-c FILE] history [--json] [-n N]\n");
+	return EXIT_USAGE;
+}

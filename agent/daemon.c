@@ -1,0 +1,263 @@
+/* cim-agent run: the long-running agent. One poll() loop driven by the next
+ * monotonic deadline (poll time or watchdog); signals reach it through a
+ * self-pipe. SIGTERM/SIGINT stop at the next step boundary, SIGHUP reloads
+ * the config (a bad one is reported and the old one kept), SIGUSR1 (what
+ * `cim-agent trigger` sends) polls now. */
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/cycle.h"
+#include "agent/err.h"
+#include "agent/fileio.h"
+#include "agent/log.h"
+#include "agent/sdcompat.h"
+#include "agent/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_START 5 /* seconds after the first failure, doubling up to poll_interval */
+
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t got_term, got_hup, got_usr1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	if (write(signal_pipe[1], &c, 1) < 0) {
+		/* The pipe is full: a wake-up is already pending. */
+	}
+	errno = saved;
+}
+
+static bool should_stop(void)
+{
+	return got_term != 0;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int setup_signals(struct err *e)
+{
+	struct sigaction sa = {0};
+
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return err_set(e, "pipe: %s", strerror(errno));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void pid_path(const struct config *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/daemon.pid", cfg->agent.state_dir);
+}
+
+static int write_pid(const struct config *cfg, struct err *e)
+{
+	char path[4096], text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
+		return -1;
+	pid_path(cfg, path, sizeof(path));
+	return file_write_atomic(path, text, (size_t)n, 0644, e);
+}
+
+static void record_next_poll(const struct config *cfg, time_t at)
+{
+	struct state st;
+	struct err e = {{0}};
+
+	if (state_load(&st, cfg->agent.state_dir, &e) == 0) {
+		state_set_int(&st, "next_poll_at", (int64_t)at);
+		state_set_int(&st, "daemon_pid", (int64_t)getpid());
+		if (state_save(&st, &e) < 0)
+			log_msg(LOG_WARNING, NULL, NULL, "%s", e.msg);
+	}
+	state_release(&st);
+}
+
+static bool is_failure(enum cycle_outcome o)
+{
+	return o == CYCLE_ERROR || o == CYCLE_FAILED || o == CYCLE_ROLLED_BACK ||
+	       o == CYCLE_REFUSED;
+}
+
+static void reload(struct config *cfg, const char *config_path)
+{
+	struct config fresh = {0};
+	struct err e = {{0}};
+
+	if (config_load(&fresh, config_path, &e) < 0) {
+		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
+			e.msg);
+		sdc_notify("STATUS=config reload failed: %s", e.msg);
+		config_release(&fresh);
+		return;
+	}
+	config_release(cfg);
+	*cfg = fresh;
+	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
+}
+
+int cmd_run(int argc, char **argv, const char *config_path)
+{
+	const struct cycle_hooks hooks = {.should_stop = should_stop, .tick = sdc_watchdog_tick};
+	struct config cfg = {0};
+	struct err e = {{0}};
+	unsigned backoff = 0;
+	double next_poll;
+	char pidfile[4096];
+	int rc;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
+		return EXIT_USAGE;
+	}
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	if (setup_signals(&e) < 0 || write_pid(&cfg, &e) < 0 || sodium_init() < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg[0] ? e.msg : "libsodium failed to start");
+		config_release(&cfg);
+		return EXIT_REFUSED;
+	}
+	cycle_set_hooks(&hooks);
+	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
+		cfg.repo.branch, cfg.repo.url, cfg.agent.poll_interval);
+	sdc_notify("READY=1\nSTATUS=starting the first poll");
+	next_poll = now_mono();
+
+	while (!got_term) {
+		double now = now_mono(), wait = next_poll - now;
+		unsigned long long wd = sdc_watchdog_usec();
+		int timeout_ms;
+		char drain[64];
+
+		if (wd && wait > (double)wd / 2e6)
+			wait = (double)wd / 2e6;
+		timeout_ms = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+		struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+		poll(&pfd, 1, timeout_ms);
+		while (read(signal_pipe[0], drain, sizeof(drain)) > 0)
+			;
+		sdc_watchdog_tick();
+		if (got_term)
+			break;
+		if (got_hup) {
+			got_hup = 0;
+			reload(&cfg, config_path);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			log_msg(LOG_INFO, NULL, NULL, "triggered: polling now");
+			next_poll = now_mono();
+		}
+		if (now_mono() < next_poll)
+			continue;
+
+		struct cycle_result res;
+		if (cycle_run_once(&cfg, &res, &e) < 0) {
+			log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
+			res.outcome = CYCLE_ERROR;
+		} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
+			log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL,
+				"%s: %s", cycle_outcome_name(res.outcome), res.message);
+		}
+		if (res.outcome == CYCLE_STOPPED)
+			break;
+		/* After a failure, back off exponentially, up to the poll interval. */
+		backoff = is_failure(res.outcome)
+				  ? (backoff ? backoff * 2 : BACKOFF_START)
+				  : 0;
+		if (backoff > cfg.agent.poll_interval)
+			backoff = cfg.agent.poll_interval;
+		unsigned delay = backoff ? backoff
+					 : cfg.agent.poll_interval +
+						   (cfg.agent.poll_jitter
+							    ? randombytes_uniform(cfg.agent.poll_jitter + 1)
+							    : 0);
+		next_poll = now_mono() + delay;
+		record_next_poll(&cfg, time(NULL) + (time_t)delay);
+		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
+	}
+
+	sdc_notify("STOPPING=1\nSTATUS=stopping");
+	log_msg(LOG_NOTICE, NULL, NULL, "stopping");
+	pid_path(&cfg, pidfile, sizeof(pidfile));
+	unlink(pidfile);
+	config_release(&cfg);
+	return 0;
+}
+
+/* Reads the daemon's pid from state_dir/daemon.pid; 0 when it is not running. */
+long daemon_running_pid(const struct config *cfg)
+{
+	char path[4096], *text = NULL;
+	struct err e = {{0}};
+	long pid;
+
+	pid_path(cfg, path, sizeof(path));
+	if (file_read_capped(path, 64, &text, NULL, &e) < 0)
+		return 0;
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return 0;
+	return pid;
+}
+
+int cmd_trigger(int argc, char **argv, const char *config_path)
+{
+	struct config cfg = {0};
+	long pid;
+	int rc;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: cim-agent [-c FILE] trigger\n");
+		return EXIT_USAGE;
+	}
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	pid = daemon_running_pid(&cfg);
+	if (!pid) {
+		fprintf(stderr, "cim-agent: the daemon is not running (no live pid in %s/daemon.pid)\n",
+			cfg.agent.state_dir);
+		rc = EXIT_REFUSED;
+	} else if (kill((pid_t)pid, SIGUSR1) < 0) {
+		fprintf(stderr, "cim-agent: signalling pid %ld: %s\n", pid, strerror(errno));
+		rc = EXIT_REFUSED;
+	} else {
+		printf("asked the daemon (pid %ld) to poll now\n", pid);
+	}
+	config_release(&cfg);
+	return rc;
+}
