@@ -4,9 +4,12 @@
 #include "agent/err.h"
 #include "agent/fileio.h"
 #include "agent/history.h"
+#include "agent/hook.h"
 #include "agent/lock.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/pull_step.h"
+#include "agent/report.h"
 #include "agent/sdcompat.h"
 #include "agent/state.h"
 #include "apply/activate.h"
@@ -160,14 +163,44 @@ static void record_history(struct cycle *c, const char *outcome, const char *rea
 		log_msg(LOG_WARNING, c->res->commit, NULL, "recording history: %s", e.msg);
 }
 
-/* Ends the cycle: the outcome is persisted with phase idle. */
+/* Tells the world about the state the cycle ended in: webhook, metrics file,
+ * deployment hook. Reporting failures are logged and change no outcome. */
+static void report_outcome(struct cycle *c)
+{
+	enum cycle_outcome o = c->res->outcome;
+	const char *commit = c->res->commit[0] ? c->res->commit : NULL;
+	json_t *history = NULL;
+	struct err e = {{0}};
+
+	if (report_state(c->cfg, c->st.root, &e) < 0)
+		log_msg(LOG_WARNING, commit, "report", "webhook: %s", e.msg);
+	if (c->cfg->report.metrics_file || c->cfg->report.command) {
+		history = history_load(c->cfg->agent.state_dir, &e);
+		if (!history)
+			log_msg(LOG_WARNING, commit, "report", "reading history: %s", e.msg);
+	}
+	if (metrics_write(c->cfg, c->st.root, history, &e) < 0)
+		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
+	if ((o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED) &&
+	    hook_run(c->cfg, outcome_names[o], c->st.root,
+		     json_array_get(history, json_array_size(history) - 1), &e) < 0)
+		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
+	json_decref(history);
+}
+
+/* Ends the cycle: the outcome is persisted with phase idle, then reported. */
 static int finish(struct cycle *c, const char *error)
 {
+	int rc;
+
+	metrics_note_outcome(c->st.root, outcome_names[c->res->outcome]);
 	state_set(&c->st, "phase", "idle");
 	state_set(&c->st, "last_outcome", outcome_names[c->res->outcome]);
 	state_set(&c->st, "last_error", error);
 	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
-	return state_save(&c->st, c->e);
+	rc = state_save(&c->st, c->e);
+	report_outcome(c);
+	return rc;
 }
 
 /* Re-activates previous_path. mark_failed keeps the commit from being tried
