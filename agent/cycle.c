@@ -165,14 +165,15 @@ static void record_history(struct cycle *c, const char *outcome, const char *rea
 
 /* Tells the world about the state the cycle ended in: webhook, metrics file,
  * deployment hook. Reporting failures are logged and change no outcome. */
-static void report_outcome(struct cycle *c)
+static void report_outcome(struct cycle *c, bool changed)
 {
 	enum cycle_outcome o = c->res->outcome;
 	const char *commit = c->res->commit[0] ? c->res->commit : NULL;
 	json_t *history = NULL;
 	struct err e = {{0}};
 
-	if (report_state(c->cfg, c->st.root, &e) < 0)
+	/* A poll that finds nothing new is not a state change: only retry the outbox. */
+	if ((changed ? report_state(c->cfg, c->st.root, &e) : report_flush(c->cfg, &e)) < 0)
 		log_msg(LOG_WARNING, commit, "report", "webhook: %s", e.msg);
 	if (c->cfg->report.metrics_file || c->cfg->report.command) {
 		history = history_load(c->cfg->agent.state_dir, &e);
@@ -191,6 +192,12 @@ static void report_outcome(struct cycle *c)
 /* Ends the cycle: the outcome is persisted with phase idle, then reported. */
 static int finish(struct cycle *c, const char *error)
 {
+	enum cycle_outcome o = c->res->outcome;
+	const char *prev = state_get(&c->st, "last_outcome");
+	/* Deployments always count; a refusal, error or idle poll only when the
+	 * outcome differs from the last one. */
+	bool changed = o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED ||
+		       o == CYCLE_BUILT || !prev || strcmp(prev, outcome_names[o]) != 0;
 	int rc;
 
 	metrics_note_outcome(c->st.root, outcome_names[c->res->outcome]);
@@ -199,7 +206,7 @@ static int finish(struct cycle *c, const char *error)
 	state_set(&c->st, "last_error", error);
 	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
 	rc = state_save(&c->st, c->e);
-	report_outcome(c);
+	report_outcome(c, changed);
 	return rc;
 }
 
