@@ -45,6 +45,10 @@ static const struct key keys[] = {
 	K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
 	K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
 	K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
+	K(secrets, identity, "identity", T_LIST, false, SECRETS_DEFAULT_IDENTITY),
+	K(secrets, manifest, "manifest", T_STRING, false, "secrets/secrets.conf"),
+	K(secrets, dir, "dir", T_PATH, false, "/run/cim-agent/secrets"),
+	K(secrets, allow_persistent, "allow_persistent", T_BOOL, false, "no"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
