@@ -16,6 +16,7 @@ struct cli_command {
 int cmd_check_config(int argc, char **argv, const char *config_path);
 int cmd_fetch(int argc, char **argv, const char *config_path);
 int cmd_verify(int argc, char **argv, const char *config_path);
+int cmd_secrets(int argc, char **argv, const char *config_path);
 
 /* Loads the config or prints why not; returns 0 or EXIT_USAGE. */
 struct config;

@@ -8,6 +8,7 @@
 
 static const struct cli_command commands[] = {
 	{"check-config", cmd_check_config, "check-config"},
+	{"secrets", cmd_secrets, "secrets decrypt|recipient ..."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,183 @@
+/* cim-agent secrets decrypt|recipient|install|rollback|commit */
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/fileio.h"
+#include "secrets/age.h"
+#include "secrets/identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRETS_USAGE                                                                              \
+	"usage: cim-agent secrets decrypt [-i IDENTITY]... [--passphrase-file F] FILE\n"           \
+	"       cim-agent secrets recipient [-i KEY]...\n"
+
+static int usage_error(const char *what)
+{
+	if (what)
+		fprintf(stderr, "cim-agent: secrets: %s\n", what);
+	fputs(SECRETS_USAGE, stderr);
+	return EXIT_USAGE;
+}
+
+static const struct option decrypt_options[] = {
+	{"identity", required_argument, NULL, 'i'},
+	{"passphrase-file", required_argument, NULL, 'p'},
+	{NULL, 0, NULL, 0},
+};
+
+static int secrets_decrypt(int argc, char **argv)
+{
+	struct age_identities ids = {0};
+	struct err e = {{0}};
+	enum age_status st;
+	struct age_source src = {.fd = -1};
+	int out_fd = STDOUT_FILENO, c, have_any = 0;
+
+	if (identity_sodium_init(&e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		return EXIT_REFUSED;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:", decrypt_options, NULL)) != -1) {
+		int rc = 0;
+		if (c == 'i')
+			rc = identity_load_file(&ids, optarg, &e);
+		else if (c == 'p')
+			rc = identity_load_passphrase(&ids, optarg, &e);
+		else {
+			identities_release(&ids);
+			return usage_error(NULL);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "cim-agent: %s\n", e.msg);
+			identities_release(&ids);
+			return EXIT_USAGE;
+		}
+		have_any = 1;
+	}
+	if (optind != argc - 1 || !have_any) {
+		identities_release(&ids);
+		return usage_error(have_any ? "decrypt takes one FILE"
+					    : "decrypt needs -i IDENTITY or --passphrase-file");
+	}
+	if (strcmp(argv[optind], "-") == 0)
+		src.fd = STDIN_FILENO;
+	else
+		src.fd = open(argv[optind], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (src.fd < 0) {
+		fprintf(stderr, "cim-agent: %s: %s\n", argv[optind], strerror(errno));
+		identities_release(&ids);
+		return EXIT_REFUSED;
+	}
+	st = age_decrypt(&src, age_write_fd, &out_fd, &ids, &e);
+	if (src.fd != STDIN_FILENO)
+		close(src.fd);
+	identities_release(&ids);
+	if (st != AGE_OK) {
+		fprintf(stderr, "cim-agent: %s: %s\n", argv[optind], e.msg);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/* Prints the recipient strings of one key file; a public key file
+ * ("ssh-ed25519 AAAA... comment") is echoed in its canonical two-field form. */
+static int print_recipients(const char *path)
+{
+	struct age_identities ids = {0};
+	struct err e = {{0}};
+	char *text;
+	size_t len;
+
+	if (file_read_capped(path, IDENTITY_FILE_MAX, &text, &len, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	if (strncmp(text, "ssh-ed25519 ", 12) == 0) {
+		size_t n = strcspn(text + 12, " \t\r\n");
+		printf("ssh-ed25519 %.*s\n", (int)n, text + 12);
+		free(text);
+		return 0;
+	}
+	if (identity_parse(&ids, path, text, len, &e) < 0) {
+		memset(text, 0, len);
+		free(text);
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	memset(text, 0, len);
+	free(text);
+	for (size_t i = 0; i < ids.n; i++) {
+		char age1[128], ssh[128];
+		if (identity_recipient(ids.keys[i], age1, sizeof(age1), ssh, sizeof(ssh), &e) < 0) {
+			fprintf(stderr, "cim-agent: %s\n", e.msg);
+			identities_release(&ids);
+			return EXIT_REFUSED;
+		}
+		if (*ssh)
+			printf("%s\n", ssh);
+		if (*age1)
+			printf("%s\n", age1);
+	}
+	identities_release(&ids);
+	return 0;
+}
+
+static int secrets_recipient(int argc, char **argv, const char *config_path)
+{
+	const char *keys[CONFIG_MAX_LIST];
+	size_t nkeys = 0;
+	struct config cfg = {0};
+	int c, rc = 0, have_cfg = 0;
+	struct err e = {{0}};
+
+	if (identity_sodium_init(&e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		return EXIT_REFUSED;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:", decrypt_options, NULL)) != -1) {
+		if (c != 'i')
+			return usage_error(NULL);
+		if (nkeys == CONFIG_MAX_LIST)
+			return usage_error("too many -i");
+		keys[nkeys++] = optarg;
+	}
+	if (optind != argc)
+		return usage_error("recipient takes no operands");
+	if (nkeys == 0) {
+		rc = cli_load_config(&cfg, config_path);
+		if (rc)
+			return rc;
+		have_cfg = 1;
+		for (size_t i = 0; i < cfg.secrets.identity.n; i++)
+			keys[nkeys++] = cfg.secrets.identity.v[i];
+	}
+	for (size_t i = 0; i < nkeys && rc == 0; i++)
+		rc = print_recipients(keys[i]);
+	if (have_cfg)
+		config_release(&cfg);
+	return rc;
+}
+
+int cmd_secrets(int argc, char **argv, const char *config_path)
+{
+	if (argc < 2)
+		return usage_error(NULL);
+	if (strcmp(argv[1], "decrypt") == 0)
+		return secrets_decrypt(argc - 1, argv + 1);
+	if (strcmp(argv[1], "recipient") == 0)
+		return secrets_recipient(argc - 1, argv + 1, config_path);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(SECRETS_USAGE, stdout);
+		return 0;
+	}
+	return usage_error("unknown secrets command");
+}
