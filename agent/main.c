@@ -22,18 +22,6 @@ static void usage(FILE *out)
 		CONFIG_DEFAULT_PATH);
 }
 
-int cli_load_config(struct config *cfg, const char *config_path)
-{
-	struct err e = {{0}};
-
-	if (config_load(cfg, config_path, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
-		config_release(cfg);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* Removes "-c FILE" wherever it stands so every command accepts it. */
 static int take_config_option(int *argc, char **argv, const char **config_path)
 {
