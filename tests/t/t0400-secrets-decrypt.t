@@ -159,7 +159,7 @@ test_expect_success 'a flipped bit in a stanza we do not use is a header MAC mis
 test_expect_success 'a flipped bit in our own stanza means no identity matches' '
 	cp x200k.age t.age &&
 	off=$(grep -a -b -m1 "^-> X25519 " t.age | cut -d: -f1) &&
-	flip t.age $((off + 12)) &&
+	rechar t.age $((off + 54 + 5)) &&
 	refused 1 "not encrypted to any of our identities" -i id1 t.age
 '
 
@@ -229,9 +229,13 @@ test_expect_success 'a passphrase-protected OpenSSH key is refused clearly' '
 '
 
 test_expect_success 'a mixed-case or corrupted AGE-SECRET-KEY is refused' '
-	grep -v "^#" id1 | sed "s/AGE-SECRET-KEY-1\(.\)/AGE-SECRET-KEY-1\L\1/" >mixed &&
+	key=$(grep -v "^#" id1) &&
+	python3 -c "import sys
+k = sys.argv[1]; i = next(i for i in range(16, len(k)) if k[i].isalpha())
+print(k[:i] + k[i].lower() + k[i + 1:])" "$key" >mixed &&
 	refused 2 "not a valid AGE-SECRET-KEY-1 identity" -i mixed x13.age &&
-	grep -v "^#" id1 | sed "s/Q\$/P/;t;s/.\$/Q/" >corrupt &&
+	python3 -c "import sys
+k = sys.argv[1]; print(k[:20] + (\"Q\" if k[20] != \"Q\" else \"P\") + k[21:])" "$key" >corrupt &&
 	refused 2 "not a valid AGE-SECRET-KEY-1 identity" -i corrupt x13.age
 '
 
