@@ -5,6 +5,8 @@
 #include "agent/fileio.h"
 #include "secrets/age.h"
 #include "secrets/identity.h"
+#include "secrets/install.h"
+#include "secrets/manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +18,9 @@
 
 #define SECRETS_USAGE                                                                              \
 	"usage: cim-agent secrets decrypt [-i IDENTITY]... [--passphrase-file F] FILE\n"           \
-	"       cim-agent secrets recipient [-i KEY]...\n"
+	"       cim-agent secrets recipient [-i KEY]...\n"                                          \
+	"       cim-agent [-c CONFIG] secrets install --repo DIR\n"                                 \
+	"       cim-agent [-c CONFIG] secrets rollback|commit\n"
 
 static int usage_error(const char *what)
 {
@@ -167,6 +171,95 @@ static int secrets_recipient(int argc, char **argv, const char *config_path)
 	return rc;
 }
 
+static const struct option manage_options[] = {
+	{"repo", required_argument, NULL, 'r'},
+	{NULL, 0, NULL, 0},
+};
+
+static int secrets_install_repo(const struct config *cfg, char *repo)
+{
+	struct age_identities ids = {0};
+	struct manifest *m = calloc(1, sizeof(*m));
+	struct err e = {{0}};
+	unsigned gen = 0;
+	size_t count = 0;
+	int rc = EXIT_REFUSED;
+	struct secrets_install_opts o = {
+		.dir = cfg->secrets.dir,
+		.hostname = cfg->agent.hostname,
+		.allow_persistent = cfg->secrets.allow_persistent,
+		.ids = &ids,
+		.read_blob = secrets_dir_read_blob,
+		.read_ctx = repo,
+	};
+
+	if (!m) {
+		fprintf(stderr, "cim-agent: out of memory\n");
+		return EXIT_REFUSED;
+	}
+	if (identity_sodium_init(&e) < 0)
+		goto fail;
+	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
+		if (identity_load_file(&ids, cfg->secrets.identity.v[i], &e) < 0)
+			goto fail;
+	if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_dir_read_blob, repo,
+				  &e) < 0 ||
+	    secrets_install(m, &o, &gen, &count, &e) < 0)
+		goto fail;
+	fprintf(stderr, "cim-agent: installed %zu secret%s for %s as generation %u in %s\n", count,
+		count == 1 ? "" : "s", cfg->agent.hostname, gen, cfg->secrets.dir);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "cim-agent: secrets install: %s\n", e.msg);
+out:
+	identities_release(&ids);
+	manifest_release(m);
+	free(m);
+	return rc;
+}
+
+static int secrets_manage(int argc, char **argv, const char *config_path)
+{
+	const char *verb = argv[0];
+	char *repo = NULL;
+	struct config cfg = {0};
+	struct err e = {{0}};
+	unsigned gen = 0;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", manage_options, NULL)) != -1) {
+		if (c != 'r' || strcmp(verb, "install") != 0)
+			return usage_error(NULL);
+		repo = optarg;
+	}
+	if (optind != argc)
+		return usage_error("unexpected operand");
+	if (strcmp(verb, "install") == 0 && !repo)
+		return usage_error("install needs --repo DIR");
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	if (strcmp(verb, "install") == 0) {
+		rc = secrets_install_repo(&cfg, repo);
+	} else if (strcmp(verb, "rollback") == 0) {
+		rc = secrets_rollback(cfg.secrets.dir, &gen, &e) < 0 ? EXIT_REFUSED : 0;
+		if (rc == 0 && gen)
+			fprintf(stderr, "cim-agent: %s is back at generation %u\n", cfg.secrets.dir,
+				gen);
+		else if (rc == 0)
+			fprintf(stderr, "cim-agent: %s removed (there was no older generation)\n",
+				cfg.secrets.dir);
+	} else {
+		rc = secrets_commit(cfg.secrets.dir, &e) < 0 ? EXIT_REFUSED : 0;
+	}
+	if (rc == EXIT_REFUSED && e.msg[0])
+		fprintf(stderr, "cim-agent: secrets %s: %s\n", verb, e.msg);
+	config_release(&cfg);
+	return rc;
+}
+
 int cmd_secrets(int argc, char **argv, const char *config_path)
 {
 	if (argc < 2)
@@ -175,6 +268,9 @@ int cmd_secrets(int argc, char **argv, const char *config_path)
 		return secrets_decrypt(argc - 1, argv + 1);
 	if (strcmp(argv[1], "recipient") == 0)
 		return secrets_recipient(argc - 1, argv + 1, config_path);
+	if (strcmp(argv[1], "install") == 0 || strcmp(argv[1], "rollback") == 0 ||
+	    strcmp(argv[1], "commit") == 0)
+		return secrets_manage(argc - 1, argv + 1, config_path);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(SECRETS_USAGE, stdout);
 		return 0;

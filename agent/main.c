@@ -8,7 +8,7 @@
 
 static const struct cli_command commands[] = {
 	{"check-config", cmd_check_config, "check-config"},
-	{"secrets", cmd_secrets, "secrets decrypt|recipient ..."},
+	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|rollback|commit ..."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
