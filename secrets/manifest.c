@@ -17,6 +17,7 @@ struct mparse {
 	int lineno;
 	int header_line;   /* line of the latest [section] header */
 	int header_keys;   /* keys seen since that header */
+	bool header_new;   /* a header was read since the last key */
 	struct manifest_secret *cur;
 	int seen[5];       /* line where file, path, owner, group/mode/hosts were set */
 	struct err *e;
@@ -93,7 +94,8 @@ static int mhandler(void *user, const char *section, const char *key, const char
 	ps->header_keys++;
 	if (!*section)
 		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
-	if (!ps->cur || strcmp(ps->cur->name, section) != 0) {
+	if (!ps->cur || ps->header_new) {
+		ps->header_new = false;
 		if (!name_ok(section))
 			return mfail(ps, ps->header_line,
 				     "[%s]: a secret's name may only contain letters, digits, "
@@ -220,6 +222,7 @@ static char *mline_reader(char *str, int num, void *stream)
 			mfail(ps, ps->header_line, "a secret without any key");
 		ps->header_line = ps->lineno;
 		ps->header_keys = 0;
+		ps->header_new = true;
 	}
 	return str;
 }
