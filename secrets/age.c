@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define AGE_MAGIC      "age-encryption.org/v1\n"
@@ -569,7 +571,7 @@ bad:
 }
 
 /* Reads the rest of an armored input into memory, then decodes it. */
-static enum age_status read_armored(struct reader *r, unsigned char *first, size_t first_len,
+static enum age_status read_armored(struct reader *r, const unsigned char *first, size_t first_len,
 				    unsigned char **decoded, size_t *decoded_len, struct err *e)
 {
 	size_t cap = first_len + (1u << 20), used = first_len;
@@ -611,7 +613,8 @@ static enum age_status read_armored(struct reader *r, unsigned char *first, size
 
 struct decrypt {
 	struct reader r;
-	unsigned char *cbuf; /* ciphertext */
+	const unsigned char *in; /* ciphertext: cbuf, or the whole input in memory */
+	unsigned char *cbuf;     /* read buffer when streaming from an fd */
 	size_t used, pos;
 	unsigned char *pbuf; /* plaintext, locked */
 	size_t pused;
@@ -627,7 +630,7 @@ static enum age_status flush_plain(struct decrypt *d, struct err *e)
 		return AGE_OK;
 	if (d->write(d->wctx, d->pbuf, d->pused, e) < 0)
 		return AGE_ERR_IO;
-	sodium_memzero(d->pbuf, d->pused);
+	/* The next batch overwrites it; sodium_free() wipes it at the end. */
 	d->pused = 0;
 	return AGE_OK;
 }
@@ -655,7 +658,7 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 	for (;;) {
 		/* A full chunk with more input after it is not the final one. */
 		while (d->used - d->pos > AGE_CHUNK_ENC) {
-			const unsigned char *c = d->cbuf + d->pos;
+			const unsigned char *c = d->in + d->pos;
 			if (age_chunk_open(key, d->counter, 0, c, AGE_CHUNK_ENC,
 					   d->pbuf + d->pused) != 0) {
 				if (age_chunk_open(key, d->counter, 1, c, AGE_CHUNK_ENC,
@@ -676,7 +679,8 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 		}
 		if (d->r.eof)
 			break;
-		/* Keep the partial chunk, read more. */
+		/* Keep the partial chunk, read more (only when streaming: in memory,
+		 * r.eof is set from the start). */
 		memmove(d->cbuf, d->cbuf + d->pos, d->used - d->pos);
 		d->used -= d->pos;
 		d->pos = 0;
@@ -685,7 +689,7 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 	}
 	/* What is left is the final chunk. */
 	size_t left = d->used - d->pos;
-	const unsigned char *c = d->cbuf + d->pos;
+	const unsigned char *c = d->in + d->pos;
 	if (left == 0) {
 		if (d->counter == 0)
 			return payload_fail(e, "no chunk after the nonce");
@@ -709,6 +713,23 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 	return flush_plain(d, e);
 }
 
+/* Regular files are mapped rather than read: one copy less. */
+static const unsigned char *map_input(int fd, size_t *len)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (unsigned long long)st.st_size > SIZE_MAX)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
 enum age_status age_decrypt(const struct age_source *src, age_write_fn write, void *wctx,
 			    const struct age_identities *ids, struct err *e)
 {
@@ -717,39 +738,51 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 			    .wctx = wctx};
 	struct age_header h = {0};
 	unsigned char *armored = NULL;
+	const unsigned char *mapped = NULL;
+	size_t mapped_len = 0;
 	enum age_status st;
 
 	if (sodium_init() < 0) {
 		err_set(e, "libsodium failed to initialize");
 		return AGE_ERR_IO;
 	}
-	if (src->fd < 0 && src->len == 0)
-		d.r.eof = 1;
-	d.cbuf = malloc(AGE_CIPHER_BUF);
+	if (src->fd >= 0)
+		mapped = map_input(src->fd, &mapped_len);
 	d.pbuf = sodium_malloc(AGE_PLAIN_BUF);
 	d.ks = sodium_malloc(sizeof(*d.ks));
-	if (!d.cbuf || !d.pbuf || !d.ks) {
+	if (!d.pbuf || !d.ks) {
 		err_set(e, "out of memory");
 		st = AGE_ERR_IO;
 		goto out;
 	}
-	if (reader_fill(&d.r, d.cbuf, AGE_CIPHER_BUF, &d.used, e) < 0) {
-		st = AGE_ERR_IO;
-		goto out;
-	}
-	if (is_armored(d.cbuf, d.used)) {
-		size_t alen = 0;
-		st = read_armored(&d.r, d.cbuf, d.used, &armored, &alen, e);
-		if (st != AGE_OK)
+	if (src->fd < 0 || mapped) {
+		/* Everything is in memory already: work on it in place. */
+		d.in = mapped ? mapped : src->data;
+		d.used = mapped ? mapped_len : src->len;
+		d.r.eof = 1;
+	} else {
+		d.cbuf = malloc(AGE_CIPHER_BUF);
+		if (!d.cbuf) {
+			err_set(e, "out of memory");
+			st = AGE_ERR_IO;
 			goto out;
-		d.r = (struct reader){.fd = -1, .data = armored, .len = alen, .eof = alen == 0};
-		d.used = 0;
+		}
+		d.in = d.cbuf;
 		if (reader_fill(&d.r, d.cbuf, AGE_CIPHER_BUF, &d.used, e) < 0) {
 			st = AGE_ERR_IO;
 			goto out;
 		}
 	}
-	st = age_header_parse(d.cbuf, d.used, &h, e);
+	if (is_armored(d.in, d.used)) {
+		size_t alen = 0;
+		st = read_armored(&d.r, d.in, d.used, &armored, &alen, e);
+		if (st != AGE_OK)
+			goto out;
+		d.r = (struct reader){.fd = -1, .eof = 1};
+		d.in = armored;
+		d.used = alen;
+	}
+	st = age_header_parse(d.in, d.used, &h, e);
 	if (st != AGE_OK)
 		goto out;
 	st = find_file_key(&h, ids, d.ks, e);
@@ -758,7 +791,7 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 	/* The header MAC, checked only once a stanza yielded the file key. */
 	age_hkdf_sha256(NULL, 0, d.ks->file_key, 16, (const unsigned char *)"header", 6,
 			d.ks->mac_key, 32);
-	crypto_auth_hmacsha256(d.ks->mac, d.cbuf, h.mac_input_len, d.ks->mac_key);
+	crypto_auth_hmacsha256(d.ks->mac, d.in, h.mac_input_len, d.ks->mac_key);
 	if (crypto_verify_32(d.ks->mac, h.mac) != 0) {
 		err_set(e, "header MAC mismatch: the file header was tampered with");
 		st = AGE_ERR_MAC;
@@ -770,14 +803,16 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 		st = AGE_ERR_PAYLOAD;
 		goto out;
 	}
-	age_hkdf_sha256(d.cbuf + d.pos, 16, d.ks->file_key, 16, (const unsigned char *)"payload",
-			7, d.ks->payload_key, 32);
+	age_hkdf_sha256(d.in + d.pos, 16, d.ks->file_key, 16, (const unsigned char *)"payload", 7,
+			d.ks->payload_key, 32);
 	d.pos += 16;
 	st = decrypt_payload(&d, e);
 out:
 	age_header_release(&h);
 	free(armored);
 	free(d.cbuf);
+	if (mapped)
+		munmap((void *)(uintptr_t)mapped, mapped_len);
 	if (d.pbuf)
 		sodium_free(d.pbuf);
 	if (d.ks)

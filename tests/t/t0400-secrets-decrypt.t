@@ -116,8 +116,24 @@ test_expect_success 'ASCII-armored files decrypt' '
 	cim secrets decrypt -i id1 armored.age | cmp - p200k
 '
 
-test_expect_success 'input from stdin with -' '
-	cim secrets decrypt -i id1 - <x13.age | cmp - p13
+test_expect_success 'input from stdin with -, also through a pipe (streamed, not mapped)' '
+	cim secrets decrypt -i id1 - <x13.age | cmp - p13 &&
+	cat x1500k.age | cim secrets decrypt -i id1 - | cmp - p1500k &&
+	cat s64k.age | cim secrets decrypt -i keys/host - | cmp - p64k &&
+	cat armored.age | cim secrets decrypt -i id1 - | cmp - p200k
+'
+
+test_expect_success 'through a pipe, truncation is detected; only whole authenticated 1 MiB batches were written' '
+	h=$(header_len x1500k.age) &&
+	head -c $((h + 16 + 20 * 65552)) x1500k.age | test_expect_code 1 \
+		cim secrets decrypt -i id1 - >out 2>err &&
+	test_grep "truncated after chunk 19 (no final chunk)" err &&
+	test $(wc -c <out) = $((16 * 65536)) &&
+	cmp -n $((16 * 65536)) out p1500k &&
+	head -c $((h + 16 + 3 * 65552)) x1500k.age | test_expect_code 1 \
+		cim secrets decrypt -i id1 - >out 2>err &&
+	test_grep "truncated after chunk 2 (no final chunk)" err &&
+	test ! -s out
 '
 
 test_expect_success 'an identity file may hold comments and several keys' '
