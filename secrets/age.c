@@ -474,11 +474,12 @@ struct reader {
 	int eof;
 };
 
-/* Fills buf up to cap bytes from *used; sets r->eof at the end of input. */
-static int reader_fill(struct reader *r, unsigned char *buf, size_t cap, size_t *used,
-		       struct err *e)
+/* Reads into buf (cap bytes, *used of them filled) until at least want bytes
+ * are there or the input ends (r->eof); each read asks for all the room left. */
+static int reader_fill(struct reader *r, unsigned char *buf, size_t cap, size_t want,
+		       size_t *used, struct err *e)
 {
-	while (*used < cap && !r->eof) {
+	while (*used < want && !r->eof) {
 		if (r->fd < 0) {
 			size_t n = r->len - r->pos < cap - *used ? r->len - r->pos : cap - *used;
 			memcpy(buf + *used, r->data + r->pos, n);
@@ -601,7 +602,7 @@ static enum age_status read_armored(struct reader *r, const unsigned char *first
 			}
 			all = bigger;
 		}
-		if (reader_fill(r, all, cap, &used, e) < 0) {
+		if (reader_fill(r, all, cap, cap, &used, e) < 0) {
 			free(all);
 			return AGE_ERR_IO;
 		}
@@ -679,12 +680,17 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 		}
 		if (d->r.eof)
 			break;
-		/* Keep the partial chunk, read more (only when streaming: in memory,
-		 * r.eof is set from the start). */
-		memmove(d->cbuf, d->cbuf + d->pos, d->used - d->pos);
-		d->used -= d->pos;
-		d->pos = 0;
-		if (reader_fill(&d->r, d->cbuf, AGE_CIPHER_BUF, &d->used, e) < 0)
+		/* Streaming (in memory, r.eof is set from the start): read until the
+		 * next chunk and one byte more are there, so that decryption keeps
+		 * pace with a pipe; move the partial chunk to the front only when
+		 * the room behind it runs out. */
+		if (d->pos + AGE_CHUNK_ENC + 1 > AGE_CIPHER_BUF) {
+			memmove(d->cbuf, d->cbuf + d->pos, d->used - d->pos);
+			d->used -= d->pos;
+			d->pos = 0;
+		}
+		if (reader_fill(&d->r, d->cbuf, AGE_CIPHER_BUF, d->pos + AGE_CHUNK_ENC + 1,
+				&d->used, e) < 0)
 			return AGE_ERR_IO;
 	}
 	/* What is left is the final chunk. */
@@ -768,7 +774,9 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 			goto out;
 		}
 		d.in = d.cbuf;
-		if (reader_fill(&d.r, d.cbuf, AGE_CIPHER_BUF, &d.used, e) < 0) {
+		/* Enough for the largest header, the nonce and a lookahead byte. */
+		if (reader_fill(&d.r, d.cbuf, AGE_CIPHER_BUF, AGE_MAX_HEADER + 17, &d.used, e) <
+		    0) {
 			st = AGE_ERR_IO;
 			goto out;
 		}
