@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,12 +112,12 @@ static int print_recipients(const char *path)
 		return 0;
 	}
 	if (identity_parse(&ids, path, text, len, &e) < 0) {
-		memset(text, 0, len);
+		sodium_memzero(text, len);
 		free(text);
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
 		return EXIT_USAGE;
 	}
-	memset(text, 0, len);
+	sodium_memzero(text, len);
 	free(text);
 	for (size_t i = 0; i < ids.n; i++) {
 		char age1[128], ssh[128];

@@ -333,7 +333,7 @@ static int unwrap_x25519(const struct age_stanza *s, const struct age_key *k,
 
 	b64_exact(s->args[1], s->arglen[1], share, 32);
 	if (crypto_scalarmult(ks->shared, k->x_secret, share) != 0)
-		return -1;
+		return -2; /* a low-order share: the header is bad, whoever it is for */
 	memcpy(ks->salt, share, 32);
 	memcpy(ks->salt + 32, k->x_public, 32);
 	age_hkdf_sha256(ks->salt, 64, ks->shared, 32, (const unsigned char *)x25519_label,
@@ -351,7 +351,7 @@ static int unwrap_ssh(const struct age_stanza *s, const struct age_key *k, struc
 		return -1;
 	if (crypto_scalarmult(ks->shared, k->x_secret, share) != 0 ||
 	    crypto_scalarmult(ks->shared2, k->ssh_tweak, ks->shared) != 0)
-		return -1;
+		return -2;
 	memcpy(ks->salt, share, 32);
 	memcpy(ks->salt + 32, k->x_public, 32);
 	age_hkdf_sha256(ks->salt, 64, ks->shared2, 32, (const unsigned char *)ssh_label,
@@ -416,6 +416,12 @@ static enum age_status find_file_key(const struct age_header *h,
 				rc = unwrap_ssh(s, k, ks);
 			if (rc == 0)
 				return AGE_OK;
+			if (rc == -2) {
+				err_set(e, "malformed age header: the %.*s stanza's share is a "
+					   "low-order point",
+					(int)s->arglen[0], s->args[0]);
+				return AGE_ERR_HEADER;
+			}
 		}
 	}
 	if (saw_scrypt) {

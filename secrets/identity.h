@@ -46,8 +46,8 @@ struct age_identities {
 /* Initializes libsodium (idempotent); returns -1 with e filled on failure. */
 int identity_sodium_init(struct err *e);
 
-/* Appends the identities found in text (an identity file's content; name is for
- * messages) to ids. An OpenSSH ed25519 private key or AGE-SECRET-KEY-1 lines.
+/* Appends the identities found in text (an identity file's content, len bytes
+ * followed by a NUL as file_read_capped() leaves it; name is for messages) to ids. An OpenSSH ed25519 private key or AGE-SECRET-KEY-1 lines.
  * Encrypted OpenSSH keys and non-ed25519 keys are refused with a clear message. */
 int identity_parse(struct age_identities *ids, const char *name, const char *text, size_t len,
 		   struct err *e);

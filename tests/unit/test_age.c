@@ -402,6 +402,56 @@ static void test_not_for_us(void **state)
 	free(b.buf);
 }
 
+/* A file whose header is given (MAC not checked before the stanza fails). */
+static enum age_status decrypt_text(const char *text, const char *passphrase, struct err *e)
+{
+	struct age_identities ids = {0};
+	struct age_source src = {.fd = -1, .data = (const unsigned char *)text,
+				 .len = strlen(text)};
+	struct sink s = {0};
+	enum age_status st;
+
+	assert_int_equal(identity_parse(&ids, "t", TEST_SECRET, strlen(TEST_SECRET), e), 0);
+	if (passphrase) {
+		ids.passphrase = sodium_malloc(strlen(passphrase) + 1);
+		strcpy(ids.passphrase, passphrase);
+		ids.passphrase_len = strlen(passphrase);
+	}
+	st = age_decrypt(&src, count_write, &s, &ids, e);
+	identities_release(&ids);
+	assert_int_equal(s.len, 0);
+	return st;
+}
+
+static void test_scrypt_work_factor_cap(void **state)
+{
+	struct err e = {{0}};
+
+	assert_int_equal(decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 23\n" BODY
+				      "\n" MAC "0123456789abcdef",
+				      "pw", &e),
+			 AGE_ERR_UNSUPPORTED);
+	assert_non_null(strstr(e.msg, "scrypt work factor 2^23 exceeds the limit of 2^22"));
+	assert_int_equal(decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 10\n" BODY
+				      "\n" MAC "0123456789abcdef",
+				      NULL, &e),
+			 AGE_ERR_NO_IDENTITY);
+	assert_non_null(strstr(e.msg, "encrypted with a passphrase; none was given"));
+}
+
+static void test_low_order_share(void **state)
+{
+	struct err e = {{0}};
+
+	/* The all-zero point: X25519 with it yields zero. */
+	assert_int_equal(decrypt_text("age-encryption.org/v1\n-> X25519 "
+				      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" BODY "\n" MAC
+				      "0123456789abcdef",
+				      NULL, &e),
+			 AGE_ERR_HEADER);
+	assert_non_null(strstr(e.msg, "low-order point"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +467,8 @@ int main(void)
 		cmocka_unit_test(test_header_caps),
 		cmocka_unit_test(test_header_mac_mismatch),
 		cmocka_unit_test(test_not_for_us),
+		cmocka_unit_test(test_scrypt_work_factor_cap),
+		cmocka_unit_test(test_low_order_share),
 	};
 
 	if (sodium_init() < 0)
