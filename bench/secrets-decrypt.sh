@@ -45,7 +45,8 @@ age -d -i "$work/key" "$work/file.age" | cmp -s - "$work/plain" ||
 	{ echo "bench: cim-agent output differs" >&2; exit 1; }
 
 row() {
-	printf '  %-32s %6d ms %7.1f MiB/s\n' "$1" "$2" "$(echo "$size * 1000 / $2" | bc -l)"
+	awk -v n="$1" -v ms="$2" -v mib="$size" \
+		'BEGIN { printf "  %-32s %6d ms %7.1f MiB/s\n", n, ms, mib * 1000 / ms }'
 }
 
 echo "decrypting $size MiB with age $(age --version) and cim-agent, best of $runs:"
@@ -55,6 +56,6 @@ for sink in /dev/null "$work/out"; do
 	case $sink in /dev/null) echo " output to /dev/null:" ;; *) echo " output to a file on $base:" ;; esac
 	row "age -d" "$age_ms"
 	row "cim-agent secrets decrypt" "$cim_ms"
-	printf '  ratio age/cim-agent: %.2f (above 1: cim-agent is faster)\n' \
-		"$(echo "$age_ms / $cim_ms" | bc -l)"
+	awk -v a="$age_ms" -v c="$cim_ms" \
+		'BEGIN { printf "  ratio age/cim-agent: %.2f (above 1: cim-agent is faster)\n", a / c }'
 done
