@@ -539,15 +539,15 @@ static enum age_status armor_decode(const unsigned char *in, size_t len, unsigne
 		size_t ll;
 
 		if (!nl)
-			goto bad;
+			nl = end; /* the END line may lack its newline */
 		ll = (size_t)(nl - p);
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 		if (ll == sizeof(ARMOR_END) - 1 && memcmp(p, ARMOR_END, ll) == 0) {
-			p = nl + 1;
+			p = nl < end ? nl + 1 : end;
 			break;
 		}
-		if (last_short || ll == 0 || ll > 64)
+		if (nl == end || last_short || ll == 0 || ll > 64)
 			goto bad;
 		if (ll < 64)
 			last_short = 1;
@@ -556,7 +556,7 @@ static enum age_status armor_decode(const unsigned char *in, size_t len, unsigne
 	}
 	for (; p < end; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-			err_set(e, "payload corrupt: trailing data after the armor");
+			err_set(e, "payload corrupt or truncated: trailing data after the armor");
 			return AGE_ERR_PAYLOAD;
 		}
 	*out = malloc(body_len / 4 * 3 + 3);

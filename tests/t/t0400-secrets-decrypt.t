@@ -116,6 +116,15 @@ test_expect_success 'ASCII-armored files decrypt' '
 	cim secrets decrypt -i id1 armored.age | cmp - p200k
 '
 
+test_expect_success 'broken armor is refused' '
+	head -c -40 armored.age >t.age &&
+	refused 1 "invalid ASCII armor" -i id1 t.age &&
+	cp armored.age t.age && echo junk >>t.age &&
+	refused 1 "trailing data after the armor" -i id1 t.age &&
+	head -c -1 armored.age >t.age &&
+	cim secrets decrypt -i id1 t.age | cmp - p200k
+'
+
 test_expect_success 'input from stdin with -, also through a pipe (streamed, not mapped)' '
 	cim secrets decrypt -i id1 - <x13.age | cmp - p13 &&
 	cat x1500k.age | cim secrets decrypt -i id1 - | cmp - p1500k &&
