@@ -19,8 +19,8 @@
 
 #define SECRETS_USAGE                                                                              \
 	"usage: cim-agent secrets decrypt [-i IDENTITY]... [--passphrase-file F] FILE\n"           \
-	"       cim-agent secrets recipient [-i KEY]...\n"                                          \
-	"       cim-agent [-c CONFIG] secrets install --repo DIR\n"                                 \
+	"       cim-agent secrets recipient [-i KEY]...\n"                                         \
+	"       cim-agent [-c CONFIG] secrets install --repo DIR\n"                                \
 	"       cim-agent [-c CONFIG] secrets rollback|commit\n"
 
 static int usage_error(const char *what)
@@ -32,9 +32,9 @@ static int usage_error(const char *what)
 }
 
 static const struct option decrypt_options[] = {
-	{"identity", required_argument, NULL, 'i'},
-	{"passphrase-file", required_argument, NULL, 'p'},
-	{NULL, 0, NULL, 0},
+    {"identity", required_argument, NULL, 'i'},
+    {"passphrase-file", required_argument, NULL, 'p'},
+    {NULL, 0, NULL, 0},
 };
 
 static int secrets_decrypt(int argc, char **argv)
@@ -173,8 +173,8 @@ static int secrets_recipient(int argc, char **argv, const char *config_path)
 }
 
 static const struct option manage_options[] = {
-	{"repo", required_argument, NULL, 'r'},
-	{NULL, 0, NULL, 0},
+    {"repo", required_argument, NULL, 'r'},
+    {NULL, 0, NULL, 0},
 };
 
 static int secrets_install_repo(const struct config *cfg, char *repo)
@@ -186,12 +186,12 @@ static int secrets_install_repo(const struct config *cfg, char *repo)
 	size_t count = 0;
 	int rc = EXIT_REFUSED;
 	struct secrets_install_opts o = {
-		.dir = cfg->secrets.dir,
-		.hostname = cfg->agent.hostname,
-		.allow_persistent = cfg->secrets.allow_persistent,
-		.ids = &ids,
-		.read_blob = secrets_dir_read_blob,
-		.read_ctx = repo,
+	    .dir = cfg->secrets.dir,
+	    .hostname = cfg->agent.hostname,
+	    .allow_persistent = cfg->secrets.allow_persistent,
+	    .ids = &ids,
+	    .read_blob = secrets_dir_read_blob,
+	    .read_ctx = repo,
 	};
 
 	if (!m) {
@@ -203,8 +203,7 @@ static int secrets_install_repo(const struct config *cfg, char *repo)
 	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
 		if (identity_load_file(&ids, cfg->secrets.identity.v[i], &e) < 0)
 			goto fail;
-	if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_dir_read_blob, repo,
-				  &e) < 0 ||
+	if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_dir_read_blob, repo, &e) < 0 ||
 	    secrets_install(m, &o, &gen, &count, &e) < 0)
 		goto fail;
 	fprintf(stderr, "cim-agent: installed %zu secret%s for %s as generation %u in %s\n", count,

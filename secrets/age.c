@@ -13,13 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AGE_MAGIC      "age-encryption.org/v1\n"
-#define AGE_CHUNK_ENC  (AGE_CHUNK + 16)
-#define AGE_PLAIN_BUF  ((size_t)AGE_BATCH_CHUNKS * AGE_CHUNK)
+#define AGE_MAGIC     "age-encryption.org/v1\n"
+#define AGE_CHUNK_ENC (AGE_CHUNK + 16)
+#define AGE_PLAIN_BUF ((size_t)AGE_BATCH_CHUNKS * AGE_CHUNK)
 /* Room for the header, the nonce, a full batch and a partial chunk. */
-#define AGE_CIPHER_BUF ((size_t)AGE_MAX_HEADER + 16 + ((size_t)AGE_BATCH_CHUNKS + 1) * AGE_CHUNK_ENC)
-#define ARMOR_BEGIN    "-----BEGIN AGE ENCRYPTED FILE-----"
-#define ARMOR_END      "-----END AGE ENCRYPTED FILE-----"
+#define AGE_CIPHER_BUF                                                                             \
+	((size_t)AGE_MAX_HEADER + 16 + ((size_t)AGE_BATCH_CHUNKS + 1) * AGE_CHUNK_ENC)
+#define ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----"
+#define ARMOR_END   "-----END AGE ENCRYPTED FILE-----"
 
 static const char x25519_label[] = "age-encryption.org/v1/X25519";
 static const char ssh_label[] = "age-encryption.org/v1/ssh-ed25519";
@@ -208,8 +209,8 @@ enum age_status age_header_parse(const unsigned char *buf, size_t len, struct ag
 				goto fail;
 			}
 			if (has_scrypt && h->nstanzas != 1) {
-				rc = header_fail(e, line,
-						 "a scrypt stanza must be the only stanza");
+				rc =
+				    header_fail(e, line, "a scrypt stanza must be the only stanza");
 				goto fail;
 			}
 			h->mac_input_len = pos + 3;
@@ -265,7 +266,8 @@ enum age_status age_header_parse(const unsigned char *buf, size_t len, struct ag
 			}
 			bll = (size_t)(bnl - bl);
 			if (bll > 64) {
-				rc = header_fail(e, line, "stanza body line longer than 64 columns");
+				rc =
+				    header_fail(e, line, "stanza body line longer than 64 columns");
 				goto fail;
 			}
 			for (size_t i = 0; i < bll; i++) {
@@ -323,11 +325,10 @@ static int open_body(const unsigned char wrap[32], const struct age_stanza *s,
 	static const unsigned char zero_nonce[12];
 
 	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		file_key, NULL, s->body, 16, s->body + 16, NULL, 0, zero_nonce, wrap);
+	    file_key, NULL, s->body, 16, s->body + 16, NULL, 0, zero_nonce, wrap);
 }
 
-static int unwrap_x25519(const struct age_stanza *s, const struct age_key *k,
-			 struct age_keys *ks)
+static int unwrap_x25519(const struct age_stanza *s, const struct age_key *k, struct age_keys *ks)
 {
 	unsigned char share[32];
 
@@ -373,10 +374,9 @@ static enum age_status unwrap_scrypt(const struct age_stanza *s, const struct ag
 	}
 	memcpy(ks->salt, scrypt_label, sizeof(scrypt_label) - 1);
 	b64_exact(s->args[1], s->arglen[1], ks->salt + sizeof(scrypt_label) - 1, 16);
-	if (crypto_pwhash_scryptsalsa208sha256_ll((const uint8_t *)ids->passphrase,
-						  ids->passphrase_len, ks->salt,
-						  sizeof(scrypt_label) - 1 + 16, (uint64_t)1 << log_n,
-						  8, 1, ks->wrap, 32) != 0) {
+	if (crypto_pwhash_scryptsalsa208sha256_ll(
+		(const uint8_t *)ids->passphrase, ids->passphrase_len, ks->salt,
+		sizeof(scrypt_label) - 1 + 16, (uint64_t)1 << log_n, 8, 1, ks->wrap, 32) != 0) {
 		err_set(e, "scrypt failed (out of memory?)");
 		return AGE_ERR_IO;
 	}
@@ -387,9 +387,8 @@ static enum age_status unwrap_scrypt(const struct age_stanza *s, const struct ag
 	return AGE_OK;
 }
 
-static enum age_status find_file_key(const struct age_header *h,
-				     const struct age_identities *ids, struct age_keys *ks,
-				     struct err *e)
+static enum age_status find_file_key(const struct age_header *h, const struct age_identities *ids,
+				     struct age_keys *ks, struct err *e)
 {
 	int saw_rsa = 0, saw_scrypt = 0;
 
@@ -417,8 +416,9 @@ static enum age_status find_file_key(const struct age_header *h,
 			if (rc == 0)
 				return AGE_OK;
 			if (rc == -2) {
-				err_set(e, "malformed age header: the %.*s stanza's share is a "
-					   "low-order point",
+				err_set(e,
+					"malformed age header: the %.*s stanza's share is a "
+					"low-order point",
 					(int)s->arglen[0], s->args[0]);
 				return AGE_ERR_HEADER;
 			}
@@ -433,8 +433,9 @@ static enum age_status find_file_key(const struct age_header *h,
 			   "to none of our identities");
 		return AGE_ERR_UNSUPPORTED;
 	}
-	err_set(e, "the file is not encrypted to any of our identities (%zu stanza%s, %zu "
-		   "identit%s tried)",
+	err_set(e,
+		"the file is not encrypted to any of our identities (%zu stanza%s, %zu "
+		"identit%s tried)",
 		h->nstanzas, h->nstanzas == 1 ? "" : "s", ids->n, ids->n == 1 ? "y" : "ies");
 	return AGE_ERR_NO_IDENTITY;
 }
@@ -451,8 +452,8 @@ int age_chunk_open(const unsigned char key[32], unsigned long long counter, int 
 	for (int i = 0; i < 8; i++)
 		nonce[10 - i] = (unsigned char)(counter >> (8 * i));
 	nonce[11] = last ? 1 : 0;
-	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, NULL, c, c_len - 16,
-								  c + c_len - 16, NULL, 0, nonce, key);
+	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+	    m, NULL, c, c_len - 16, c + c_len - 16, NULL, 0, nonce, key);
 }
 
 int age_write_fd(void *ctx, const void *buf, size_t len, struct err *e)
@@ -482,8 +483,8 @@ struct reader {
 
 /* Reads into buf (cap bytes, *used of them filled) until at least want bytes
  * are there or the input ends (r->eof); each read asks for all the room left. */
-static int reader_fill(struct reader *r, unsigned char *buf, size_t cap, size_t want,
-		       size_t *used, struct err *e)
+static int reader_fill(struct reader *r, unsigned char *buf, size_t cap, size_t want, size_t *used,
+		       struct err *e)
 {
 	while (*used < want && !r->eof) {
 		if (r->fd < 0) {
@@ -621,7 +622,7 @@ static enum age_status read_armored(struct reader *r, const unsigned char *first
 struct decrypt {
 	struct reader r;
 	const unsigned char *in; /* ciphertext: cbuf, or the whole input in memory */
-	unsigned char *cbuf;     /* read buffer when streaming from an fd */
+	unsigned char *cbuf;	 /* read buffer when streaming from an fd */
 	size_t used, pos;
 	unsigned char *pbuf; /* plaintext, locked */
 	size_t pused;
@@ -643,7 +644,7 @@ static enum age_status flush_plain(struct decrypt *d, struct err *e)
 }
 
 static enum age_status payload_fail(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static enum age_status payload_fail(struct err *e, const char *fmt, ...)
 {
@@ -672,8 +673,8 @@ static enum age_status decrypt_payload(struct decrypt *d, struct err *e)
 						   d->pbuf + d->pused) == 0) {
 					sodium_memzero(d->pbuf + d->pused, AGE_CHUNK);
 					return payload_fail(
-						e, "trailing data after the final chunk (%llu)",
-						d->counter);
+					    e, "trailing data after the final chunk (%llu)",
+					    d->counter);
 				}
 				return payload_fail(e, "chunk %llu failed to authenticate",
 						    d->counter);
@@ -745,9 +746,8 @@ static const unsigned char *map_input(int fd, size_t *len)
 enum age_status age_decrypt(const struct age_source *src, age_write_fn write, void *wctx,
 			    const struct age_identities *ids, struct err *e)
 {
-	struct decrypt d = {.r = {.fd = src->fd, .data = src->data, .len = src->len},
-			    .write = write,
-			    .wctx = wctx};
+	struct decrypt d = {
+	    .r = {.fd = src->fd, .data = src->data, .len = src->len}, .write = write, .wctx = wctx};
 	struct age_header h = {0};
 	unsigned char *armored = NULL;
 	const unsigned char *mapped = NULL;

@@ -20,23 +20,23 @@
 
 struct err;
 
-#define AGE_MAX_HEADER    (64 * 1024) /* bytes, up to and including the MAC line */
-#define AGE_MAX_STANZAS   64
-#define AGE_MAX_ARGS      16 /* per stanza, the type included */
-#define AGE_MAX_LOG_N     22 /* scrypt work factor cap */
-#define AGE_CHUNK         (64 * 1024)
-#define AGE_BATCH_CHUNKS  16
-#define AGE_MAX_ARMORED   (256 * 1024 * 1024) /* armored input is decoded in memory */
+#define AGE_MAX_HEADER	 (64 * 1024) /* bytes, up to and including the MAC line */
+#define AGE_MAX_STANZAS	 64
+#define AGE_MAX_ARGS	 16 /* per stanza, the type included */
+#define AGE_MAX_LOG_N	 22 /* scrypt work factor cap */
+#define AGE_CHUNK	 (64 * 1024)
+#define AGE_BATCH_CHUNKS 16
+#define AGE_MAX_ARMORED	 (256 * 1024 * 1024) /* armored input is decoded in memory */
 
 /* What went wrong, for callers that react differently (the message says more). */
 enum age_status {
 	AGE_OK = 0,
 	AGE_ERR_NO_IDENTITY, /* not encrypted to any of our identities / wrong passphrase */
-	AGE_ERR_HEADER,      /* malformed header */
-	AGE_ERR_MAC,         /* header MAC mismatch: the header was tampered with */
+	AGE_ERR_HEADER,	     /* malformed header */
+	AGE_ERR_MAC,	     /* header MAC mismatch: the header was tampered with */
 	AGE_ERR_PAYLOAD,     /* payload corrupt, truncated or followed by trailing data */
 	AGE_ERR_UNSUPPORTED, /* only for recipient types we do not implement (ssh-rsa) */
-	AGE_ERR_IO,          /* reading input, writing output, out of memory */
+	AGE_ERR_IO,	     /* reading input, writing output, out of memory */
 };
 
 /* A parsed stanza: args[0] is the type; args point into the parsed buffer (not
@@ -54,7 +54,7 @@ struct age_header {
 	size_t nstanzas;
 	size_t mac_input_len; /* bytes covered by the MAC: up to and including "---" */
 	unsigned char mac[32];
-	size_t len; /* header length including the MAC line's newline */
+	size_t len;	       /* header length including the MAC line's newline */
 	unsigned char *bodies; /* storage of the decoded bodies */
 };
 

@@ -22,8 +22,7 @@ int identity_sodium_init(struct err *e)
 
 static uint32_t bech32_polymod_step(uint32_t chk, unsigned v)
 {
-	static const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd,
-					0x2a1462b3};
+	static const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
 	uint32_t top = chk >> 25;
 
 	chk = ((chk & 0x1ffffff) << 5) ^ v;
@@ -154,8 +153,8 @@ static int add_key(struct age_identities *ids, struct age_key **out, struct err 
 /* Builds the 51-byte SSH wire form of an ed25519 public key. */
 static void ssh_ed25519_blob(const unsigned char pk[32], unsigned char blob[SSH_ED25519_BLOB_LEN])
 {
-	static const unsigned char prefix[] = {0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2',
-					       '5', '5', '1', '9', 0, 0, 0, 32};
+	static const unsigned char prefix[] = {0,   0,	 0,   11,  's', 's', 'h', '-', 'e', 'd',
+					       '2', '5', '5', '1', '9', 0,   0,	  0,   32};
 	memcpy(blob, prefix, sizeof(prefix));
 	memcpy(blob + sizeof(prefix), pk, 32);
 }
@@ -229,7 +228,7 @@ static int parse_openssh_blob(struct age_identities *ids, const char *name,
 	struct wire w = {bin, binlen}, priv;
 	const unsigned char *cipher, *kdf, *kdfopts, *pub, *privsec, *type, *pk, *sk, *comment;
 	size_t cipher_len, kdf_len, kdfopts_len, pub_len, privsec_len, type_len, pk_len, sk_len,
-		comment_len;
+	    comment_len;
 	uint32_t nkeys, check1, check2;
 	unsigned char derived_pk[32], seed_sk[64];
 	struct age_key *k;
@@ -288,15 +287,15 @@ static int parse_openssh_blob(struct age_identities *ids, const char *name,
 	    crypto_scalarmult_base(k->x_public, k->x_secret) != 0)
 		return err_set(e, "%s: unusable ssh-ed25519 key", name);
 	age_hkdf_sha256(k->ssh_blob, sizeof(k->ssh_blob), NULL, 0,
-			(const unsigned char *)"age-encryption.org/v1/ssh-ed25519", 33, k->ssh_tweak,
-			32);
+			(const unsigned char *)"age-encryption.org/v1/ssh-ed25519", 33,
+			k->ssh_tweak, 32);
 	(void)pub;
 	(void)pub_len;
 	return 0;
 }
 
-static int parse_openssh(struct age_identities *ids, const char *name, const char *text,
-			 size_t len, struct err *e)
+static int parse_openssh(struct age_identities *ids, const char *name, const char *text, size_t len,
+			 struct err *e)
 {
 	const char *begin = strstr(text, OPENSSH_BEGIN), *end;
 	unsigned char *bin;
@@ -333,8 +332,9 @@ int identity_parse(struct age_identities *ids, const char *name, const char *tex
 	if (strstr(text, "-----BEGIN RSA PRIVATE KEY-----") ||
 	    strstr(text, "-----BEGIN PRIVATE KEY-----") ||
 	    strstr(text, "-----BEGIN EC PRIVATE KEY-----"))
-		return err_set(e, "%s: PEM private keys are unsupported (only ssh-ed25519 "
-				  "OpenSSH keys and AGE-SECRET-KEY-1 identities)",
+		return err_set(e,
+			       "%s: PEM private keys are unsupported (only ssh-ed25519 "
+			       "OpenSSH keys and AGE-SECRET-KEY-1 identities)",
 			       name);
 	while (pos < len) {
 		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
@@ -439,8 +439,8 @@ int identity_recipient(const struct age_key *k, char *age1, size_t age1_size, ch
 			return err_set(e, "recipient buffer too small");
 		return 0;
 	}
-	if (ssh_size < 12 + sodium_base64_ENCODED_LEN(SSH_ED25519_BLOB_LEN,
-						       sodium_base64_VARIANT_ORIGINAL))
+	if (ssh_size <
+	    12 + sodium_base64_ENCODED_LEN(SSH_ED25519_BLOB_LEN, sodium_base64_VARIANT_ORIGINAL))
 		return err_set(e, "recipient buffer too small");
 	memcpy(ssh, "ssh-ed25519 ", 12);
 	sodium_bin2base64(ssh + 12, ssh_size - 12, k->ssh_blob, sizeof(k->ssh_blob),

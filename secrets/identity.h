@@ -16,10 +16,10 @@
 
 struct err;
 
-#define AGE_MAX_IDENTITIES    64
-#define IDENTITY_FILE_MAX     (64 * 1024)
+#define AGE_MAX_IDENTITIES	64
+#define IDENTITY_FILE_MAX	(64 * 1024)
 #define IDENTITY_PASSPHRASE_MAX 1024
-#define SSH_ED25519_BLOB_LEN  51 /* string "ssh-ed25519" + string pk[32] */
+#define SSH_ED25519_BLOB_LEN	51 /* string "ssh-ed25519" + string pk[32] */
 
 enum age_key_type { AGE_KEY_X25519, AGE_KEY_SSH_ED25519 };
 
@@ -47,8 +47,9 @@ struct age_identities {
 int identity_sodium_init(struct err *e);
 
 /* Appends the identities found in text (an identity file's content, len bytes
- * followed by a NUL as file_read_capped() leaves it; name is for messages) to ids. An OpenSSH ed25519 private key or AGE-SECRET-KEY-1 lines.
- * Encrypted OpenSSH keys and non-ed25519 keys are refused with a clear message. */
+ * followed by a NUL as file_read_capped() leaves it; name is for messages) to ids. An OpenSSH
+ * ed25519 private key or AGE-SECRET-KEY-1 lines. Encrypted OpenSSH keys and non-ed25519 keys are
+ * refused with a clear message. */
 int identity_parse(struct age_identities *ids, const char *name, const char *text, size_t len,
 		   struct err *e);
 

@@ -121,7 +121,8 @@ int secrets_dir_read_blob(void *ctx, const char *path, char **data, size_t *len,
 		int saved = errno;
 		close(fd);
 		return err_set(e, "%s: %s", path,
-			       saved == EFBIG ? "larger than the limit of 64 MiB" : strerror(saved));
+			       saved == EFBIG ? "larger than the limit of 64 MiB"
+					      : strerror(saved));
 	}
 	close(fd);
 	return 0;
@@ -451,8 +452,7 @@ static int write_item(int gfd, const struct item *it, const struct manifest *m,
 {
 	const char *leaf = it->rel;
 	int dfd, fd;
-	struct age_source src = {.fd = -1, .data = (const unsigned char *)it->blob,
-				 .len = it->len};
+	struct age_source src = {.fd = -1, .data = (const unsigned char *)it->blob, .len = it->len};
 	enum age_status st;
 	char why[1100];
 

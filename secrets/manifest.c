@@ -15,17 +15,17 @@ struct mparse {
 	const char *text;
 	size_t len, pos;
 	int lineno;
-	int header_line;   /* line of the latest [section] header */
-	int header_keys;   /* keys seen since that header */
-	bool header_new;   /* a header was read since the last key */
+	int header_line; /* line of the latest [section] header */
+	int header_keys; /* keys seen since that header */
+	bool header_new; /* a header was read since the last key */
 	struct manifest_secret *cur;
-	int seen[5];       /* line where file, path, owner, group/mode/hosts were set */
+	int seen[5]; /* line where file, path, owner, group/mode/hosts were set */
 	struct err *e;
 	bool failed;
 };
 
 static int mfail(struct mparse *ps, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int mfail(struct mparse *ps, int line, const char *fmt, ...)
 {
@@ -79,7 +79,7 @@ static bool account_ok(const char *s)
 	/* POSIX portable user and group names, as useradd accepts them. */
 	return *s && *s != '-' && strlen(s) <= 32 &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-		       strlen(s);
+		   strlen(s);
 }
 
 static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts"};
@@ -157,15 +157,14 @@ static int mhandler(void *user, const char *section, const char *key, const char
 	case 2:
 	case 3:
 		if (!account_ok(value))
-			return mfail(ps, ps->lineno, "[%s] %s: '%s' is not a valid %s name", section,
-				     key, value, key);
+			return mfail(ps, ps->lineno, "[%s] %s: '%s' is not a valid %s name",
+				     section, key, value, key);
 		field = k == 2 ? &s->owner : &s->group;
 		break;
 	case 4: {
 		char *end;
 		unsigned long mode = strtoul(value, &end, 8);
-		if (*end || value[0] < '0' || value[0] > '7' || mode > 0777 ||
-		    strlen(value) > 4)
+		if (*end || value[0] < '0' || value[0] > '7' || mode > 0777 || strlen(value) > 4)
 			return mfail(ps, ps->lineno,
 				     "[%s] mode: '%s' is not an octal mode of at most 0777",
 				     section, value);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct age_identities ids;
 	static int ready;
 	static const char key[] =
-		"AGE-SECRET-KEY-1WNE5PRCKSQL5V88SQ4GZ8Z8PKPRPG402WSNTQM0D0CZS3D7YDPQSVMQ9PH";
+	    "AGE-SECRET-KEY-1WNE5PRCKSQL5V88SQ4GZ8Z8PKPRPG402WSNTQM0D0CZS3D7YDPQSVMQ9PH";
 	struct age_header h;
 	struct err e = {{0}};
 	struct age_source src = {.fd = -1, .data = data, .len = size};

@@ -276,18 +276,18 @@ static void expect_header_error(const char *text, const char *msg)
 		fail_msg("'%s' not in '%s' for %s", msg, e.msg, text);
 }
 
-#define MAC "--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+#define MAC   "--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
 #define SHARE "fJpKFnVpB3NKrhVSNIGZeLOWrI2lKWRoBMQ+EtKYaAo"
-#define BODY "m5wVmhAh8SWiI3+2GCK9eljPLS7b3sTUzDR3TDIFMYM"
+#define BODY  "m5wVmhAh8SWiI3+2GCK9eljPLS7b3sTUzDR3TDIFMYM"
 
 static void test_header_accepts(void **state)
 {
 	struct age_header h;
 	struct err e = {{0}};
-	const char *ok = "age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\n"
-			 "-> x y\n"
-			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n\n" MAC
-			 "payload";
+	const char *ok =
+	    "age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\n"
+	    "-> x y\n"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n\n" MAC "payload";
 
 	assert_int_equal(age_header_parse((const unsigned char *)ok, strlen(ok), &h, &e), AGE_OK);
 	assert_int_equal(h.nstanzas, 2);
@@ -301,8 +301,7 @@ static void test_header_rejections(void **state)
 {
 	expect_header_error("age-encryption.org/v2\n", "not an age file");
 	expect_header_error("age-encryption.org/v1\n" MAC, "no recipient stanza");
-	expect_header_error("age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\n",
-			    "truncated");
+	expect_header_error("age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\n", "truncated");
 	expect_header_error("age-encryption.org/v1\r\n-> X25519 " SHARE "\n" BODY "\n" MAC,
 			    "not an age file");
 	expect_header_error("age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\nhello\n" MAC,
@@ -320,9 +319,10 @@ static void test_header_rejections(void **state)
 	expect_header_error("age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "=\n" MAC,
 			    "invalid base64");
 	/* A body line of exactly 64 columns must be followed by another line. */
-	expect_header_error("age-encryption.org/v1\n-> x\n"
-			    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" MAC,
-			    "invalid base64");
+	expect_header_error(
+	    "age-encryption.org/v1\n-> x\n"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" MAC,
+	    "invalid base64");
 	expect_header_error("age-encryption.org/v1\n-> X25519 " SHARE "\n" BODY "\n"
 			    "--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA \n",
 			    "invalid MAC line");
@@ -406,8 +406,8 @@ static void test_not_for_us(void **state)
 static enum age_status decrypt_text(const char *text, const char *passphrase, struct err *e)
 {
 	struct age_identities ids = {0};
-	struct age_source src = {.fd = -1, .data = (const unsigned char *)text,
-				 .len = strlen(text)};
+	struct age_source src = {
+	    .fd = -1, .data = (const unsigned char *)text, .len = strlen(text)};
 	struct sink s = {0};
 	enum age_status st;
 
@@ -427,15 +427,17 @@ static void test_scrypt_work_factor_cap(void **state)
 {
 	struct err e = {{0}};
 
-	assert_int_equal(decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 23\n" BODY
-				      "\n" MAC "0123456789abcdef",
-				      "pw", &e),
-			 AGE_ERR_UNSUPPORTED);
+	assert_int_equal(
+	    decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 23\n" BODY
+			 "\n" MAC "0123456789abcdef",
+			 "pw", &e),
+	    AGE_ERR_UNSUPPORTED);
 	assert_non_null(strstr(e.msg, "scrypt work factor 2^23 exceeds the limit of 2^22"));
-	assert_int_equal(decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 10\n" BODY
-				      "\n" MAC "0123456789abcdef",
-				      NULL, &e),
-			 AGE_ERR_NO_IDENTITY);
+	assert_int_equal(
+	    decrypt_text("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 10\n" BODY
+			 "\n" MAC "0123456789abcdef",
+			 NULL, &e),
+	    AGE_ERR_NO_IDENTITY);
 	assert_non_null(strstr(e.msg, "encrypted with a passphrase; none was given"));
 }
 
@@ -455,20 +457,20 @@ static void test_low_order_share(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hkdf_rfc5869_case1),
-		cmocka_unit_test(test_hkdf_rfc5869_case3_empty_salt),
-		cmocka_unit_test(test_bech32_identity_and_recipient),
-		cmocka_unit_test(test_bech32_rejects_bad_checksum_and_mixed_case),
-		cmocka_unit_test(test_bech32_roundtrip),
-		cmocka_unit_test(test_chunks_valid),
-		cmocka_unit_test(test_chunk_rules),
-		cmocka_unit_test(test_header_accepts),
-		cmocka_unit_test(test_header_rejections),
-		cmocka_unit_test(test_header_caps),
-		cmocka_unit_test(test_header_mac_mismatch),
-		cmocka_unit_test(test_not_for_us),
-		cmocka_unit_test(test_scrypt_work_factor_cap),
-		cmocka_unit_test(test_low_order_share),
+	    cmocka_unit_test(test_hkdf_rfc5869_case1),
+	    cmocka_unit_test(test_hkdf_rfc5869_case3_empty_salt),
+	    cmocka_unit_test(test_bech32_identity_and_recipient),
+	    cmocka_unit_test(test_bech32_rejects_bad_checksum_and_mixed_case),
+	    cmocka_unit_test(test_bech32_roundtrip),
+	    cmocka_unit_test(test_chunks_valid),
+	    cmocka_unit_test(test_chunk_rules),
+	    cmocka_unit_test(test_header_accepts),
+	    cmocka_unit_test(test_header_rejections),
+	    cmocka_unit_test(test_header_caps),
+	    cmocka_unit_test(test_header_mac_mismatch),
+	    cmocka_unit_test(test_not_for_us),
+	    cmocka_unit_test(test_scrypt_work_factor_cap),
+	    cmocka_unit_test(test_low_order_share),
 	};
 
 	if (sodium_init() < 0)

@@ -83,7 +83,8 @@ static void test_rejections(void **state)
 	parse_fails("[a]\nfile = x\ncolour = red\n", "s.conf:3: [a] colour: unknown key");
 	parse_fails("file = x\n", "s.conf:1: 'file' is outside any [secret] section");
 	parse_fails("[a]\npath = x\n", "s.conf:1: [a] file is required but not set");
-	parse_fails("[a]\nfile = x\n[a]\nfile = y\n", "s.conf:3: [a]: defined twice (first on line 1)");
+	parse_fails("[a]\nfile = x\n[a]\nfile = y\n",
+		    "s.conf:3: [a]: defined twice (first on line 1)");
 	parse_fails("[a b]\nfile = x\n", "may only contain letters");
 	parse_fails("[a]\n[b]\nfile = x\n", "s.conf:1: a secret without any key");
 	parse_fails("[a]\nfile = x\n[b]\n", "s.conf:3: a secret without any key");
@@ -105,10 +106,10 @@ static void test_path_ok(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_all_keys),
-		cmocka_unit_test(test_rejections),
-		cmocka_unit_test(test_path_ok),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_rejections),
+	    cmocka_unit_test(test_path_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
