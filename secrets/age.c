@@ -760,9 +760,8 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 	}
 	if (src->fd >= 0)
 		mapped = map_input(src->fd, &mapped_len);
-	d.pbuf = sodium_malloc(AGE_PLAIN_BUF);
 	d.ks = sodium_malloc(sizeof(*d.ks));
-	if (!d.pbuf || !d.ks) {
+	if (!d.ks) {
 		err_set(e, "out of memory");
 		st = AGE_ERR_IO;
 		goto out;
@@ -820,6 +819,13 @@ enum age_status age_decrypt(const struct age_source *src, age_write_fn write, vo
 	age_hkdf_sha256(d.in + d.pos, 16, d.ks->file_key, 16, (const unsigned char *)"payload", 7,
 			d.ks->payload_key, 32);
 	d.pos += 16;
+	/* Locked memory for the plaintext, only once the header checked out. */
+	d.pbuf = sodium_malloc(AGE_PLAIN_BUF);
+	if (!d.pbuf) {
+		err_set(e, "out of memory");
+		st = AGE_ERR_IO;
+		goto out;
+	}
 	st = decrypt_payload(&d, e);
 out:
 	age_header_release(&h);
