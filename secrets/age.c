@@ -732,7 +732,9 @@ static const unsigned char *map_input(int fd, size_t *len)
 	struct stat st;
 	void *p;
 
+	/* Only from the start: a caller may hand over an fd already read into. */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    lseek(fd, 0, SEEK_CUR) != 0 ||
 	    (unsigned long long)st.st_size > SIZE_MAX)
 		return NULL;
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
