@@ -29,7 +29,7 @@ int cmd_history(int argc, char **argv, const char *config_path);
 /* The running daemon's pid (from state_dir/daemon.pid), 0 when none is alive. */
 long daemon_running_pid(const struct config *cfg);
 
-struct config;
+int cmd_secrets(int argc, char **argv, const char *config_path);
 
 /* Loads the config or prints why not; returns 0 or EXIT_USAGE. */
 int cli_load_config(struct config *cfg, const char *config_path);

@@ -69,7 +69,15 @@ struct config {
 		unsigned timeout;    /* seconds per webhook POST */
 		unsigned outbox_max; /* undelivered reports kept */
 	} report;
+	struct {
+		struct config_list identity; /* default SECRETS_DEFAULT_IDENTITY */
+		char *manifest;              /* path inside the repository */
+		char *dir;                   /* the symlink to the current generation */
+		bool allow_persistent;       /* allow a dir not on tmpfs/ramfs */
+	} secrets;
 };
+
+#define SECRETS_DEFAULT_IDENTITY "/etc/ssh/ssh_host_ed25519_key"
 
 /* Reads and validates path into cfg (which must be zeroed). On failure cfg
  * holds nothing to free beyond what config_release() frees. */

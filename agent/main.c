@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
 	{"retry", cmd_retry, "retry [COMMIT]"},
 	{"rollback", cmd_rollback, "rollback"},
 	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV"},
+	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|rollback|commit ..."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -30,18 +31,6 @@ static void usage(FILE *out)
 		fprintf(out, "  cim-agent %s\n", commands[i].usage);
 	fprintf(out, "  cim-agent version\n\n-c FILE  configuration file (default %s)\n",
 		CONFIG_DEFAULT_PATH);
-}
-
-int cli_load_config(struct config *cfg, const char *config_path)
-{
-	struct err e = {{0}};
-
-	if (config_load(cfg, config_path, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
-		config_release(cfg);
-		return EXIT_USAGE;
-	}
-	return 0;
 }
 
 /* Removes "-c FILE" wherever it stands so every command accepts it. */

@@ -1,0 +1,29 @@
+/* libFuzzer target: the secrets manifest parser and host matching. */
+#include "agent/err.h"
+#include "secrets/manifest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct manifest m;
+	struct err e = {{0}};
+
+	memset(&m, 0, sizeof(m));
+	if (manifest_parse(&m, "fuzz.conf", (const char *)data, size, &e) == 0) {
+		for (size_t i = 0; i < m.n; i++) {
+			const struct manifest_secret *s = &m.v[i];
+			if (!s->file || !s->path || !s->owner || !manifest_path_ok(s->file) ||
+			    s->mode > 0777)
+				__builtin_trap();
+			manifest_applies(s, "web-1");
+		}
+	}
+	manifest_release(&m);
+	return 0;
+}
