@@ -16,6 +16,8 @@
 #include "apply/build.h"
 #include "apply/health.h"
 #include "apply/spawn.h"
+#include "agent/secrets_step.h"
+#include "secrets/install.h"
 #include "pull/mirror.h"
 
 #include <limits.h>
@@ -113,7 +115,7 @@ static void clear_target(struct cycle *c)
 	static const char *const keys[] = {"target", "target_path", "previous_path",
 					   "health_deadline", "target_signer",
 					   "target_key", "rollback_reason", "closure_diff",
-					   "started_at"};
+					   "started_at", "secrets_before", "secrets_generation"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		json_object_del(c->st.root, keys[i]);
 }
@@ -210,6 +212,23 @@ static int finish(struct cycle *c, const char *error)
 	return rc;
 }
 
+/* Switches the secrets back to the generation before this deployment, once:
+ * only while the one this deployment installed is current. */
+static void restore_secrets(struct cycle *c)
+{
+	unsigned installed = (unsigned)state_get_int(&c->st, "secrets_generation"), current = 0;
+	struct err e = {{0}};
+
+	if (!installed || secrets_current(c->cfg->secrets.dir, &current, &e) < 0 ||
+	    current != installed)
+		return;
+	if (secrets_rollback(c->cfg->secrets.dir, &current, &e) < 0)
+		log_msg(LOG_ERR, c->res->commit, "rollback", "secrets: %s", e.msg);
+	else
+		log_msg(LOG_NOTICE, c->res->commit, "rollback", "secrets back to generation %u",
+			current);
+}
+
 /* Re-activates previous_path. mark_failed keeps the commit from being tried
  * again; an interruption that was not the commit's fault does not. */
 static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
@@ -223,6 +242,7 @@ static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
 	if (enter_phase(c, "rollback", "rolling back to %s: %s", previous ? previous : "(none)",
 			why) < 0)
 		return -1;
+	restore_secrets(c);
 	if (activate_rollback(c->cfg, previous, &e) < 0) {
 		set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", why, e.msg);
 		log_msg(LOG_CRIT, c->res->commit, "rollback", "rollback failed: %s", e.msg);
@@ -251,6 +271,9 @@ static int commit_deployment(struct cycle *c)
 		return roll_back(c, e.msg, true);
 	if (c->cfg->agent.mode == MODE_SWITCH && ar.reboot_needed)
 		state_set(&c->st, "reboot_needed", "yes");
+	if (state_get_int(&c->st, "secrets_generation") &&
+	    secrets_commit(c->cfg->secrets.dir, &e) < 0)
+		log_msg(LOG_WARNING, c->res->commit, "commit", "secrets: %s", e.msg);
 	snprintf(link, sizeof(link), "%s/current", c->gcroots);
 	if (build_add_root(c->cfg, path, link, &e) < 0)
 		log_msg(LOG_WARNING, c->res->commit, "commit", "GC root: %s", e.msg);
@@ -333,6 +356,47 @@ static int resume(struct cycle *c, const char *phase)
 	return run_health(c);
 }
 
+/* Decrypts the commit's secrets into a new generation before activation.
+ * Returns 0 to go on; otherwise the cycle has ended (res says how) or -1. */
+static int install_secrets(struct cycle *c)
+{
+	git_repository *repo = NULL;
+	unsigned before = 0, generation = 0;
+	size_t count = 0;
+	struct err e = {{0}};
+	git_oid id;
+	int rc;
+
+	if (stop_requested()) {
+		stopped(c, "secrets");
+		return 1;
+	}
+	if (secrets_current(c->cfg->secrets.dir, &before, &e) < 0)
+		before = 0;
+	state_set_int(&c->st, "secrets_before", before);
+	if (enter_phase(c, "secrets", "decrypting the secrets of %.12s", c->res->commit) < 0)
+		return -1;
+	git_oid_fromstr(&id, c->res->commit);
+	rc = mirror_open(&repo, c->mirror, &e);
+	if (rc == 0)
+		rc = secrets_step_install(c->cfg, repo, &id, &generation, &count, &e);
+	git_repository_free(repo);
+	if (rc < 0) {
+		/* Nothing was switched: the running system keeps its secrets. */
+		set_result(c, CYCLE_FAILED, "secrets: %s", e.msg);
+		log_msg(LOG_ERR, c->res->commit, "secrets", "%s", c->res->message);
+		remember_failed(c, c->res->commit, c->res->message);
+		record_history(c, "secrets-failed", c->res->message);
+		clear_target(c);
+		return finish(c, c->res->message) < 0 ? -1 : 1;
+	}
+	state_set_int(&c->st, "secrets_generation", generation);
+	if (generation)
+		log_msg(LOG_INFO, c->res->commit, "secrets", "%zu secret%s in generation %u", count,
+			count == 1 ? "" : "s", generation);
+	return 0;
+}
+
 /* Points BUILD_REF at the verified commit, so nix builds exactly that. */
 static int pin_build_ref(struct cycle *c, struct err *e)
 {
@@ -407,6 +471,9 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		clear_target(c);
 		return finish(c, NULL);
 	}
+	int ended = install_secrets(c);
+	if (ended)
+		return ended < 0 ? -1 : 0;
 	state_set(&c->st, "previous_path", current[0] ? current : NULL);
 	/* Attempts count per commit and survive a rollback after an interruption. */
 	if (strcmp(state_get(&c->st, "attempt_commit") ?: "", c->res->commit) != 0)
@@ -431,6 +498,18 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	return run_health(c);
 }
 
+/* An install interrupted after its symlink switch leaves a generation the
+ * running system never saw: switch back to the one from before. */
+static void undo_interrupted_secrets(struct cycle *c)
+{
+	unsigned before = (unsigned)state_get_int(&c->st, "secrets_before"), current = 0;
+	struct err e = {{0}};
+
+	if (secrets_current(c->cfg->secrets.dir, &current, &e) == 0 && current > before &&
+	    secrets_rollback(c->cfg->secrets.dir, &current, &e) < 0)
+		log_msg(LOG_ERR, NULL, "secrets", "%s", e.msg);
+}
+
 static int cycle_body(struct cycle *c)
 {
 	const char *phase = state_get(&c->st, "phase");
@@ -444,6 +523,8 @@ static int cycle_body(struct cycle *c)
 	if (phase && strcmp(phase, "idle") != 0) {
 		log_msg(LOG_WARNING, NULL, phase,
 			"the previous cycle was interrupted during %s; starting over", phase);
+		if (strcmp(phase, "secrets") == 0)
+			undo_interrupted_secrets(c);
 		clear_target(c);
 	}
 	if (stop_requested())
