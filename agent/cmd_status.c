@@ -202,7 +202,7 @@ int cmd_history(int argc, char **argv, const char *config_path)
 			       json_string_value(json_object_get(item, "commit")),
 			       json_string_value(json_object_get(item, "signer")) ?: "-",
 			       json_string_value(json_object_get(item, "store_path")) ?: "-",
-			       json_object_get(item, "reason") ? "\n                     " : "",
+			       json_string_value(json_object_get(item, "reason")) ? "\n                     " : "",
 			       json_string_value(json_object_get(item, "reason")) ?: "");
 		}
 	}

@@ -4,6 +4,8 @@
 #   2. a good commit is built with nix, activated, health-checked and committed
 #   3. a commit signed by a key that is not allowed is refused before any build
 #   4. a commit that breaks the service's health check is rolled back
+# The demo host gets a secret from the repository, encrypted with age to its
+# SSH host key and decrypted into a fresh generation before each activation.
 # Everything lives in a temporary directory, printed at the end.
 set -eu
 : "${CIM_AGENT:?run through make demo}"
@@ -47,7 +49,7 @@ write_flake() { # VERSION HEALTHY(yes|no)
         /bin/mkdir -p \$out/bin
         /bin/cat > \$out/bin/activate <<EOF
         #!/bin/sh
-        echo "activating demo-host version $1"
+        echo "activating demo-host version $1 (its secret is \\\$(wc -c < $DEMO/run/secrets/api-token) bytes)"
         $(if [ "$2" = yes ]; then echo "echo ok > $DEMO/www/health"; else echo "rm -f $DEMO/www/health"; fi)
         EOF
         /bin/chmod +x \$out/bin/activate
@@ -61,13 +63,6 @@ NIX
 commit() { # KEY MESSAGE
 	git -C fleet -c user.signingkey="$DEMO/keys/$1" commit -q -S -m "$2"
 }
-
-say "The fleet repository: a flake, commits signed with the operator's SSH key"
-git init -q -b main fleet
-git -C fleet config gpg.format ssh
-write_flake 1 yes
-commit ada "demo-host: version 1"
-git -C fleet log --format='%h %s (%G? %GS)' -c gpg.ssh.allowedSignersFile="$DEMO/allowed_signers" 2>/dev/null | head -1 || true
 
 cat >agent.conf <<CONF
 [agent]
@@ -88,9 +83,35 @@ profile = $DEMO/profiles/demo-host
 timeout = 4s
 interval = 1s
 url = http://127.0.0.1:$PORT/health
+
+[secrets]
+identity = $DEMO/keys/host
+dir = $DEMO/run/secrets
+# The demo runs in a temporary directory; a real host keeps secrets on a tmpfs (/run).
+allow_persistent = yes
 CONF
+
+say "The fleet repository: a flake, commits signed with the operator's SSH key"
+git init -q -b main fleet
+git -C fleet config gpg.format ssh
+write_flake 1 yes
+
+say "A secret for the host, encrypted with age to its SSH host key"
+run -c agent.conf secrets recipient -i keys/host
+mkdir -p fleet/secrets
+printf 'demo-token-%s' "$(date +%s)" | age -R keys/host.pub -o fleet/secrets/api-token.age
+cat >fleet/secrets/secrets.conf <<INI
+[api-token]
+file = secrets/api-token.age
+mode = 0400
+INI
+echo "fleet/secrets/secrets.conf:"; cat fleet/secrets/secrets.conf
+git -C fleet add secrets
+commit ada "demo-host: version 1"
+git -C fleet log --format='%h %s (%G? %GS)' -c gpg.ssh.allowedSignersFile="$DEMO/allowed_signers" 2>/dev/null | head -1 || true
+
 say "The agent's configuration"
-run -c agent.conf check-config
+run -c agent.conf check-config | sed -n '/^\[repo\]/,/^\[health\]/p' 
 
 say "1. Fetch and verify the signed tip"
 run -c agent.conf fetch
@@ -98,6 +119,7 @@ run -c agent.conf fetch
 say "2. One full cycle: build with nix, activate, health-check, commit"
 run -c agent.conf once
 echo "profile now: $(readlink -f profiles/demo-host)"
+echo "secret installed: $(ls -l run/secrets/api-token | cut -d' ' -f1,3) $DEMO/run/secrets/api-token -> $(readlink run/secrets)"
 
 say "3. A forged commit: signed, but by a key that is not allowed"
 write_flake 2 yes
@@ -114,5 +136,9 @@ run -c agent.conf once
 echo "profile back on: $(readlink -f profiles/demo-host)"
 say "The failed commit is remembered and not retried"
 run -c agent.conf once
+
+say "What the host reports"
+run -c agent.conf status
+run -c agent.conf history
 
 say "Demo files are in $DEMO"
