@@ -1,6 +1,6 @@
 /* The deployment hook ([report] command): an operator's shell command run
  * after each deployment attempt, told what happened through CIM_*
- * environment variables (documented in agent/REPORTING.md). */
+ * environment variables (documented in README.md ("Reporting")). */
 #ifndef CIM_HOOK_H
 #define CIM_HOOK_H
 

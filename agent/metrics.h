@@ -1,6 +1,6 @@
 /* Prometheus metrics ([report] metrics_file): the text exposition format,
  * written atomically for node_exporter's textfile collector. Every metric is
- * documented in agent/REPORTING.md. */
+ * documented in README.md ("Reporting"). */
 #ifndef CIM_METRICS_H
 #define CIM_METRICS_H
 

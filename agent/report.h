@@ -3,7 +3,7 @@
  * report is deleted only after a 2xx, so nothing is lost across restarts or
  * outages, and at most outbox_max reports are kept (the oldest are dropped,
  * and the next report says how many). The body format and the signature
- * header are documented in agent/REPORTING.md. */
+ * header are documented in README.md ("Reporting"). */
 #ifndef CIM_REPORT_H
 #define CIM_REPORT_H
 
