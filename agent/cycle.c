@@ -63,7 +63,17 @@ struct cycle {
 	struct err *e;
 	char mirror[PATH_MAX];
 	char gcroots[PATH_MAX];
+	double wall_start;  /* monotonic seconds when this process's cycle began */
+	double child_start; /* spawn_total_seconds() then */
 };
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -160,6 +170,14 @@ static void record_history(struct cycle *c, const char *outcome, const char *rea
 		(json_int_t)state_get_int(&c->st, "started_at"), "finished_at",
 		(json_int_t)time(NULL), "closure_diff", state_get(&c->st, "closure_diff"));
 	struct err e = {{0}};
+
+	/* Where this process's time went: the agent's own work vs nix and activation. */
+	if (entry) {
+		double wall = monotonic_seconds() - c->wall_start;
+		double child = spawn_total_seconds() - c->child_start;
+		json_object_set_new(entry, "cycle_ms", json_integer((json_int_t)(wall * 1000)));
+		json_object_set_new(entry, "children_ms", json_integer((json_int_t)(child * 1000)));
+	}
 
 	if (entry && history_append(c->cfg->agent.state_dir, entry, &e) < 0)
 		log_msg(LOG_WARNING, c->res->commit, NULL, "recording history: %s", e.msg);
@@ -572,6 +590,8 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	c->cfg = cfg;
 	c->res = res;
 	c->e = e;
+	c->wall_start = monotonic_seconds();
+	c->child_start = spawn_total_seconds();
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;
 	*lock_fd = lock_acquire(cfg->agent.state_dir, e);
