@@ -144,8 +144,8 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
-	if (setup_signals(&e) < 0 || write_pid(&cfg, &e) < 0 || sodium_init() < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg[0] ? e.msg : "libsodium failed to start");
+	if (setup_signals(&e) < 0 || write_pid(&cfg, &e) < 0) {
+		fprintf(stderr, "cim-agent: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}

@@ -4,6 +4,7 @@
 #include "agent/err.h"
 
 #include <git2.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,10 @@ int main(int argc, char **argv)
 	/* libgit2's global state is freed at exit, so leak checkers see only ours. */
 	git_libgit2_init();
 	atexit(shutdown_libgit2);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "cim-agent: libsodium failed to initialise\n");
+		return EXIT_REFUSED;
+	}
 
 	if (take_config_option(&argc, argv, &config_path) < 0)
 		return EXIT_USAGE;
