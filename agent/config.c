@@ -2,6 +2,7 @@
 
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/ini_lines.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -98,9 +99,7 @@ static const struct key keys[] = {
 struct parse {
 	struct config *cfg;
 	const char *name;
-	const char *text;
-	size_t len;
-	size_t pos;
+	struct ini_lines lines;
 	int lineno;
 	int section_line; /* line of the current [section] header */
 	int seen_line[NKEYS]; /* line where each key was set; 0 when unset */
@@ -329,34 +328,19 @@ static void check_line_shape(struct parse *ps, const char *line)
 		fail(ps, NULL, NULL, "indented line (continuation lines are not supported)");
 }
 
-/* Feeds inih one line at a time so the handler knows the line number, and
- * refuses lines longer than inih's buffer instead of letting it split them. */
+/* inih's line source: see agent/ini_lines.h. */
 static char *line_reader(char *str, int num, void *stream)
 {
 	struct parse *ps = stream;
-	const char *start = ps->text + ps->pos, *nl;
-	size_t avail = ps->len - ps->pos, linelen;
+	char why[64];
+	char *line = ini_lines_next(&ps->lines, str, num, why, sizeof(why));
 
-	if (avail == 0)
-		return NULL;
-	nl = memchr(start, '\n', avail);
-	linelen = nl ? (size_t)(nl - start) + 1 : avail;
-	ps->pos += linelen;
-	ps->lineno++;
-	if (memchr(start, '\0', linelen)) {
-		fail(ps, NULL, NULL, "contains a NUL byte");
-		snprintf(str, (size_t)num, "\n");
-		return str;
-	}
-	if (linelen > (size_t)num - 2) {
-		fail(ps, NULL, NULL, "line is longer than %d characters", num - 3);
-		snprintf(str, (size_t)num, "\n");
-		return str;
-	}
-	memcpy(str, start, linelen);
-	str[linelen] = '\0';
-	check_line_shape(ps, str);
-	return str;
+	ps->lineno = ps->lines.lineno;
+	if (line && why[0])
+		fail(ps, NULL, NULL, "%s", why);
+	else if (line)
+		check_line_shape(ps, str);
+	return line;
 }
 
 /* Replaces every "{host}" in tmpl with host; returns a heap string. */
@@ -448,7 +432,7 @@ static int apply_defaults(struct parse *ps)
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
 		 struct err *e)
 {
-	struct parse ps = {.cfg = cfg, .name = name, .text = text, .len = len, .e = e};
+	struct parse ps = {.cfg = cfg, .name = name, .lines = {.text = text, .len = len}, .e = e};
 	int rc;
 
 	if (len > CONFIG_MAX_BYTES)

@@ -63,7 +63,7 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int fd_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -108,7 +108,7 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return err_set(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || fd_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

@@ -16,6 +16,9 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
  * old or the new content, never a mix. */
 int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e);
 
+/* Writes all of buf to fd, retrying short writes and EINTR; -1 with errno. */
+int fd_write_all(int fd, const void *buf, size_t len);
+
 /* Creates dir and its missing parents with mode (like mkdir -p). */
 int dir_create(const char *dir, mode_t mode, struct err *e);
 

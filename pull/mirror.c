@@ -197,6 +197,19 @@ static void init_callbacks(git_remote_callbacks *cb, struct fetch_ctx *ctx)
 	cb->payload = ctx;
 }
 
+/* Stops the timer, closes the connection and wipes the token. */
+static void finish_remote(struct fetch_timer *timer, git_remote *remote, struct fetch_ctx *ctx)
+{
+	timer_stop(timer);
+	if (remote) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+	}
+	if (ctx->token)
+		sodium_free(ctx->token);
+	ctx->token = NULL;
+}
+
 int mirror_probe(const struct mirror_remote *r, struct err *e)
 {
 	struct fetch_ctx ctx = {.remote = r};
@@ -219,13 +232,7 @@ int mirror_probe(const struct mirror_remote *r, struct err *e)
 		fail_fetch(e, &ctx, "connecting to");
 	else
 		rc = 0;
-	timer_stop(&timer);
-	if (remote) {
-		git_remote_disconnect(remote);
-		git_remote_free(remote);
-	}
-	if (ctx.token)
-		sodium_free(ctx.token);
+	finish_remote(&timer, remote, &ctx);
 	return rc;
 }
 
@@ -309,12 +316,6 @@ int mirror_fetch(git_repository *repo, const struct mirror_remote *r, git_oid *t
 	*changed = !had_old || !git_oid_equal(&old, tip);
 	rc = 0;
 out:
-	timer_stop(&timer);
-	if (remote) {
-		git_remote_disconnect(remote);
-		git_remote_free(remote);
-	}
-	if (ctx.token)
-		sodium_free(ctx.token);
+	finish_remote(&timer, remote, &ctx);
 	return rc;
 }

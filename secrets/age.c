@@ -1,6 +1,7 @@
 #include "secrets/age.h"
 
 #include "agent/err.h"
+#include "agent/fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -458,18 +459,8 @@ int age_chunk_open(const unsigned char key[32], unsigned long long counter, int 
 
 int age_write_fd(void *ctx, const void *buf, size_t len, struct err *e)
 {
-	int fd = *(int *)ctx;
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, "writing the plaintext: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fd_write_all(*(int *)ctx, buf, len) < 0)
+		return err_set(e, "writing the plaintext: %s", strerror(errno));
 	return 0;
 }
 

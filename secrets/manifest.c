@@ -1,3 +1,4 @@
+#include "agent/ini_lines.h"
 #include "secrets/manifest.h"
 
 #include "agent/err.h"
@@ -12,8 +13,7 @@
 struct mparse {
 	struct manifest *m;
 	const char *name;
-	const char *text;
-	size_t len, pos;
+	struct ini_lines lines;
 	int lineno;
 	int header_line; /* line of the latest [section] header */
 	int header_keys; /* keys seen since that header */
@@ -195,27 +195,16 @@ static int mhandler(void *user, const char *section, const char *key, const char
 static char *mline_reader(char *str, int num, void *stream)
 {
 	struct mparse *ps = stream;
-	const char *start = ps->text + ps->pos, *nl;
-	size_t avail = ps->len - ps->pos, linelen;
+	char why[64];
+	char *line = ini_lines_next(&ps->lines, str, num, why, sizeof(why));
 
-	if (avail == 0)
+	ps->lineno = ps->lines.lineno;
+	if (!line)
 		return NULL;
-	nl = memchr(start, '\n', avail);
-	linelen = nl ? (size_t)(nl - start) + 1 : avail;
-	ps->pos += linelen;
-	ps->lineno++;
-	if (memchr(start, '\0', linelen)) {
-		mfail(ps, ps->lineno, "contains a NUL byte");
-		snprintf(str, (size_t)num, "\n");
-		return str;
+	if (why[0]) {
+		mfail(ps, ps->lineno, "%s", why);
+		return line;
 	}
-	if (linelen > (size_t)num - 2) {
-		mfail(ps, ps->lineno, "line is longer than %d characters", num - 3);
-		snprintf(str, (size_t)num, "\n");
-		return str;
-	}
-	memcpy(str, start, linelen);
-	str[linelen] = '\0';
 	if (str[strspn(str, " \t")] == '[') {
 		if (ps->header_line && ps->header_keys == 0)
 			mfail(ps, ps->header_line, "a secret without any key");
@@ -223,13 +212,13 @@ static char *mline_reader(char *str, int num, void *stream)
 		ps->header_keys = 0;
 		ps->header_new = true;
 	}
-	return str;
+	return line;
 }
 
 int manifest_parse(struct manifest *m, const char *name, const char *text, size_t len,
 		   struct err *e)
 {
-	struct mparse ps = {.m = m, .name = name, .text = text, .len = len, .e = e};
+	struct mparse ps = {.m = m, .name = name, .lines = {.text = text, .len = len}, .e = e};
 	int rc;
 
 	if (len > MANIFEST_MAX_BYTES)
