@@ -92,6 +92,10 @@ static const struct key keys[] = {
 	K(report, command, "command", T_STRING, false, NULL),
 	K(report, timeout, "timeout", T_DURATION, false, "10s"),
 	K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
+	K(fleet, name, "name", T_STRING, false, NULL),
+	K(fleet, wave, "wave", T_UINT, false, NULL),
+	K(fleet, nats_url, "nats_url", T_URL, false, NULL),
+	K(fleet, nats_creds_file, "nats_creds_file", T_PATH, false, NULL),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -426,6 +430,8 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
+	if ((ps->cfg->fleet.name || ps->cfg->fleet.wave) && !ps->cfg->fleet.nats_url)
+		return err_set(ps->e, "%s: [fleet] name or wave is set but nats_url is not", ps->name);
 	return platform_defaults(ps);
 }
 

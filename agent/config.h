@@ -75,6 +75,13 @@ struct config {
 		char *dir;                   /* the symlink to the current generation */
 		bool allow_persistent;       /* allow a dir not on tmpfs/ramfs */
 	} secrets;
+	/* Validated, but staged rollouts are not implemented yet: see README. */
+	struct {
+		char *name;
+		unsigned wave;
+		char *nats_url;
+		char *nats_creds_file;
+	} fleet;
 };
 
 #define SECRETS_DEFAULT_IDENTITY "/etc/ssh/ssh_host_ed25519_key"

@@ -310,6 +310,7 @@ static int commit_deployment(struct cycle *c)
 	clear_target(c);
 	state_set(&c->st, "attempt", NULL);
 	state_set(&c->st, "attempt_commit", NULL);
+	log_set_generation(hook_profile_generation(c->cfg->nix.profile));
 	log_msg(LOG_NOTICE, c->res->commit, "commit", "%s", c->res->message);
 	return finish(c, NULL);
 }
@@ -607,6 +608,7 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	state_set(&c->st, "platform", config_platform_name(cfg->nix.platform));
 	state_set(&c->st, "mode", config_mode_name(cfg->agent.mode));
 	state_set(&c->st, "agent_version", CIM_VERSION);
+	log_set_generation(hook_profile_generation(cfg->nix.profile));
 	return 0;
 }
 

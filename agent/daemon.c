@@ -152,6 +152,10 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	cycle_set_hooks(&hooks);
 	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
 		cfg.repo.branch, cfg.repo.url, cfg.agent.poll_interval);
+	if (cfg.fleet.nats_url)
+		log_msg(LOG_WARNING, NULL, NULL,
+			"[fleet] is set, but staged rollouts are not implemented in this version: "
+			"this host deploys on its own");
 	sdc_notify("READY=1\nSTATUS=starting the first poll");
 	next_poll = now_mono();
 

@@ -87,4 +87,14 @@ test_expect_success 'relative paths are refused' '
 	test_grep "allowed_signers: .keys/allowed. is not an absolute path" err
 '
 
+test_expect_success 'a fleet name without a NATS URL is an error' '
+	write_config agent.conf &&
+	printf "[fleet]\nname = edge\n" >>agent.conf &&
+	test_expect_code 2 cim -c agent.conf check-config 2>err &&
+	test_grep "\[fleet\] name or wave is set but nats_url is not" err &&
+	printf "nats_url = nats://127.0.0.1:4222\n" >>agent.conf &&
+	cim -c agent.conf check-config >out &&
+	test_grep "^name = edge$" out
+'
+
 test_done

@@ -67,10 +67,9 @@ test_expect_success 'sample 1 is accepted by cim-agent check-config' '
 	test_grep "^fetch_timeout = 120s$" out
 '
 
-# Sample 2 uses every section; until the agent parses [nix], [health],
-# [secrets], [report] and [fleet], it is checked as text only.
 test_expect_success 'sample 2 (every section) renders lists as repeated keys and booleans as yes/no' '
 	nixeval raw full.conf >full.conf &&
+	cim -c full.conf check-config >out &&
 	test_grep "^mode = boot$" full.conf &&
 	test_grep "^ssh_key = /run/keys/cim-deploy-key$" full.conf &&
 	test_grep "^\[nix\]$" full.conf &&
