@@ -4,6 +4,8 @@
 #ifndef CIM_CLI_H
 #define CIM_CLI_H
 
+#include <stdbool.h>
+
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
 
@@ -13,6 +15,7 @@ struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv, const char *config_path);
 	const char *usage;
+	bool needs_git; /* initialise libgit2 first (it costs ~5 ms: it loads the CA bundle) */
 };
 
 int cmd_check_config(int argc, char **argv, const char *config_path);

@@ -83,7 +83,6 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 	git_oid tip, base;
 	int rc = EXIT_USAGE;
 
-	git_libgit2_init();
 	if (allowed_signers_load(&as, signers, &e) < 0) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
 		goto out;

@@ -10,17 +10,17 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
-	{"check-config", cmd_check_config, "check-config"},
-	{"fetch", cmd_fetch, "fetch [--allow-rewind]"},
-	{"once", cmd_once, "once"},
-	{"run", cmd_run, "run"},
-	{"trigger", cmd_trigger, "trigger"},
-	{"status", cmd_status, "status [--json]"},
-	{"history", cmd_history, "history [--json] [-n N]"},
-	{"retry", cmd_retry, "retry [COMMIT]"},
-	{"rollback", cmd_rollback, "rollback"},
-	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV"},
-	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|rollback|commit ..."},
+	{"check-config", cmd_check_config, "check-config", false},
+	{"fetch", cmd_fetch, "fetch [--allow-rewind]", true},
+	{"once", cmd_once, "once", true},
+	{"run", cmd_run, "run", true},
+	{"trigger", cmd_trigger, "trigger", false},
+	{"status", cmd_status, "status [--json]", false},
+	{"history", cmd_history, "history [--json] [-n N]", false},
+	{"retry", cmd_retry, "retry [COMMIT]", true},
+	{"rollback", cmd_rollback, "rollback", true},
+	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV", true},
+	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|rollback|commit ...", false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -68,9 +68,6 @@ int main(int argc, char **argv)
 {
 	const char *config_path = CONFIG_DEFAULT_PATH;
 
-	/* libgit2's global state is freed at exit, so leak checkers see only ours. */
-	git_libgit2_init();
-	atexit(shutdown_libgit2);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "cim-agent: libsodium failed to initialise\n");
 		return EXIT_REFUSED;
@@ -92,8 +89,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1, config_path);
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].needs_git) {
+			/* Freed at exit, so leak checkers see only our own memory. */
+			git_libgit2_init();
+			atexit(shutdown_libgit2);
+		}
+		return commands[i].run(argc - 1, argv + 1, config_path);
 	}
 	fprintf(stderr, "cim-agent: unknown command '%s'\n", argv[1]);
 	usage(stderr);

@@ -31,7 +31,6 @@ static void on_alarm(int sig)
 
 int mirror_open(git_repository **repo, const char *path, struct err *e)
 {
-	git_libgit2_init();
 	if (git_repository_open_bare(repo, path) == 0)
 		return 0;
 	if (git_repository_init(repo, path, 1) < 0)
@@ -220,7 +219,6 @@ int mirror_probe(const struct mirror_remote *r, struct err *e)
 	struct fetch_timer timer;
 	int rc = -1;
 
-	git_libgit2_init();
 	if (load_token(&ctx, e) < 0)
 		return -1;
 	init_callbacks(&cb, &ctx);

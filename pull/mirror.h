@@ -1,6 +1,7 @@
 /* The bare mirror of the configuration repository under state_dir: fetches
  * exactly one branch (never a work tree) over https (token), ssh (deploy key,
- * known_hosts check) or a local path / file:// URL, with a timeout. */
+ * known_hosts check) or a local path / file:// URL, with a timeout. The
+ * caller has initialised libgit2 (git_libgit2_init). */
 #ifndef CIM_MIRROR_H
 #define CIM_MIRROR_H
 
