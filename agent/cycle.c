@@ -363,6 +363,15 @@ static int resume(struct cycle *c, const char *phase)
 		return roll_back(c, state_get(&c->st, "rollback_reason") ?: "interrupted", true);
 	if (strcmp(phase, "commit") == 0)
 		return commit_deployment(c);
+	if (strcmp(phase, "activate") == 0 && c->cfg->agent.mode == MODE_BOOT && target_path) {
+		/* Only the profile and boot entry were being set: do it again. */
+		struct activate_result ar;
+		struct err e = {{0}};
+		if (activate(c->cfg, target_path, ACTIVATE_BOOT, &ar, &e) < 0)
+			return roll_back(c, e.msg, true);
+		state_set(&c->st, "reboot_needed", "yes");
+		return commit_deployment(c);
+	}
 	if (strcmp(phase, "activate") == 0) {
 		activate_current(c->cfg, current, sizeof(current));
 		/* A second interruption counts against the commit: it may be what

@@ -141,13 +141,25 @@ test_expect_success 'mode = build builds and reports but never activates' '
 	test "$(current)" = "$before"
 '
 
+test_expect_success 'mode = boot sets the profile and boot entry, and activates nothing' '
+	write_flake origin 8 &&
+	signed_commit origin ada "version 8" &&
+	sed "s/^hostname = testhost/hostname = testhost\nmode = boot/" agent.conf >boot.conf &&
+	before=$(current) && : >"$FAKE_DIR/calls" &&
+	cim -c boot.conf once >out &&
+	test_grep "^deployed: .*a reboot is needed" out &&
+	printf "8 boot\n" >expect && diff expect "$FAKE_DIR/calls" &&
+	test "$(current)" = "$before" &&
+	test "$(cat $(profile)/version)" = 8
+'
+
 test_expect_success 'the profile platform sets the profile and runs bin/activate' '
 	NIX_ATTR_LINE="attr = packages.$NIX_SYSTEM.{host}" write_apply_config profile.conf profile &&
 	sed -i "s|$TRASH/state|$TRASH/state-profile|; s|profiles/system|profiles/user|" profile.conf &&
 	: >"$FAKE_DIR/calls" &&
 	cim -c profile.conf once >out &&
 	test_grep "^deployed: " out &&
-	test_grep "^profile 7 activate$" "$FAKE_DIR/calls" &&
+	test_grep "^profile 8 activate$" "$FAKE_DIR/calls" &&
 	test -x "$TRASH/profiles/user/bin/activate"
 '
 
