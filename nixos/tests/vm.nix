@@ -28,6 +28,8 @@ pkgs.testers.runNixOSTest {
         exportAll = true;
       };
       networking.firewall.allowedTCPPorts = [ 9418 ];
+      # The daemon serves, as user git, a repository root created.
+      environment.etc."gitconfig".text = "[safe]\n\tdirectory = *\n";
       environment.systemPackages = [ pkgs.git ];
     };
 
@@ -60,14 +62,16 @@ pkgs.testers.runNixOSTest {
 
   testScript = ''
     def commit(content, message):
+        # The agent builds flakes: git+file://<mirror>?rev=...#payload.
         server.succeed(
             "cd /srv/git/work && "
-            "cat > default.nix <<'EOF'\n"
-            "{ payload = derivation { name = \"cim-test-payload\"; system = builtins.currentSystem; "
-            "builder = \"/bin/sh\"; args = [ \"-c\" \"echo " + content + " > $out\" ]; }; }\n"
+            "cat > flake.nix <<'EOF'\n"
+            "{ outputs = { self }: { payload = derivation { name = \"cim-test-payload\"; "
+            "system = \"${pkgs.stdenv.hostPlatform.system}\"; builder = \"/bin/sh\"; "
+            "args = [ \"-c\" \"echo " + content + " > $out\" ]; }; }; }\n"
             "EOF\n"
-            "git add default.nix && "
-            "git -c gpg.format=ssh -c user.signingkey=${signingKey}/key "
+            "git add flake.nix && "
+            "git -c gpg.format=ssh -c user.signingkey=/root/signing-key "
             "-c user.name=CI -c user.email=ci@example.com "
             f"commit -q -S -m '{message}' && "
             "git push -q origin HEAD:main"
@@ -77,7 +81,9 @@ pkgs.testers.runNixOSTest {
     server.wait_for_unit("git-daemon.service")
     server.succeed(
         "git init -q --bare -b main /srv/git/fleet.git && "
-        "git clone -q /srv/git/fleet.git /srv/git/work"
+        "git clone -q /srv/git/fleet.git /srv/git/work && "
+        # ssh-keygen refuses a private key others can read, as store paths are.
+        "install -m 600 ${signingKey}/key /root/signing-key"
     )
 
     with subtest("a signed commit is deployed"):
