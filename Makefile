@@ -90,6 +90,8 @@ check: deps
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
 
 test: $(BIN) $(UNIT_BIN)
+	ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	CIM_AGENT=$(abspath $(BIN)) CIM_SRC=$(CURDIR) CMOCKA_MESSAGE_OUTPUT=TAP \
 		$(PROVE) --exec '' $(if $(filter 1,$(SANITIZE)),,-j2) $(UNIT_BIN) $(SHELL_TESTS)
 
