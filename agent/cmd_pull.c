@@ -88,7 +88,13 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		goto out;
 	}
 	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		fprintf(stderr, "cim-agent: %s: %s\n", repo_path, git_error_last()->message);
+		if (cfg) {
+			fprintf(stderr, "cim-agent: no mirror at %s yet (run 'cim-agent fetch')\n",
+				repo_path);
+			rc = EXIT_REFUSED;
+		} else {
+			fprintf(stderr, "cim-agent: %s: %s\n", repo_path, git_error_last()->message);
+		}
 		goto out;
 	}
 	if (rev) {
@@ -103,6 +109,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		git_object_free(commit);
 	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		rc = EXIT_REFUSED;
 		goto out;
 	}
 	if (cfg) {

@@ -17,6 +17,11 @@ test_expect_success 'setup: a signed origin repository and a config' '
 	write_config agent.conf
 '
 
+test_expect_success 'verify before any fetch says what to run' '
+	test_expect_code 1 cim -c agent.conf verify 2>err &&
+	test_grep "no mirror at .* yet (run .cim-agent fetch.)" err
+'
+
 test_expect_success 'fetch prints the remote tip and verifies it' '
 	cim -c agent.conf fetch >out &&
 	tip=$(git -C origin rev-parse main) &&
