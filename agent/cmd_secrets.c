@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/lock.h"
 #include "secrets/age.h"
 #include "secrets/identity.h"
 #include "secrets/install.h"
@@ -241,6 +242,14 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
+	/* The daemon's cycle switches generations too: never both at once. */
+	int lock_fd = -1;
+	if (dir_create(cfg.agent.state_dir, 0700, &e) < 0 ||
+	    (lock_fd = lock_acquire(cfg.agent.state_dir, &e)) < 0) {
+		fprintf(stderr, "cim-agent: secrets %s: %s\n", verb, e.msg);
+		config_release(&cfg);
+		return EXIT_REFUSED;
+	}
 	if (strcmp(verb, "install") == 0) {
 		rc = secrets_install_repo(&cfg, repo);
 	} else if (strcmp(verb, "rollback") == 0) {
@@ -256,6 +265,7 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	}
 	if (rc == EXIT_REFUSED && e.msg[0])
 		fprintf(stderr, "cim-agent: secrets %s: %s\n", verb, e.msg);
+	lock_release(lock_fd);
 	config_release(&cfg);
 	return rc;
 }

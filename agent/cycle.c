@@ -663,6 +663,26 @@ int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
 	return forgotten;
 }
 
+static void reinstall_secrets(struct cycle *c, const char *commit)
+{
+	git_repository *repo = NULL;
+	unsigned generation = 0;
+	size_t count = 0;
+	struct err e = {{0}};
+	git_oid id;
+
+	if (git_oid_fromstr(&id, commit) < 0 || mirror_open(&repo, c->mirror, &e) < 0 ||
+	    secrets_step_install(c->cfg, repo, &id, &generation, &count, &e) < 0)
+		log_msg(LOG_WARNING, commit, "rollback",
+			"the secrets of %.12s could not be installed again, the current ones stay: "
+			"%s",
+			commit, e.msg);
+	else if (generation)
+		log_msg(LOG_NOTICE, commit, "rollback", "%zu secret%s of %.12s in generation %u",
+			count, count == 1 ? "" : "s", commit, generation);
+	git_repository_free(repo);
+}
+
 int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, struct err *e)
 {
 	struct cycle c;
@@ -685,6 +705,10 @@ int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, st
 	char reason[256];
 	snprintf(reason, sizeof(reason), "rolled back by the operator to %.12s",
 		 good_commit ? good_commit : "?");
+	/* The secrets of the known-good commit come back with it: decrypted anew,
+	 * since older generations were dropped when the current one was committed. */
+	if (good_commit)
+		reinstall_secrets(&c, good_commit);
 	/* Now the known-good one is what runs. */
 	state_set(&c.st, "deployed", good_commit);
 	state_set(&c.st, "deployed_path", good);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
 			continue;
 		if (n < 0) {
 			int saved = errno;
+			sodium_memzero(buf, used);
 			free(buf);
 			close(fd);
 			return err_set(e, "%s: %s", path, strerror(saved));
@@ -50,6 +52,8 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
 			break;
 		used += (size_t)n;
 		if (used > (size_t)st.st_size) {
+			/* It may be a key file: wipe what was read before letting go. */
+			sodium_memzero(buf, used);
 			free(buf);
 			close(fd);
 			return err_set(e, "%s: changed while being read", path);

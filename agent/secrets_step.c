@@ -6,6 +6,7 @@
 #include "secrets/install.h"
 #include "secrets/manifest.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,9 @@ int secrets_step_install(const struct config *cfg, git_repository *repo, const g
 	git_commit *c = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *probe = NULL;
-	int rc = -1;
+	unsigned current = 0;
+	bool have_manifest;
+	int rc = -1, found;
 
 	*generation = 0;
 	*installed = 0;
@@ -82,22 +85,39 @@ int secrets_step_install(const struct config *cfg, git_repository *repo, const g
 		err_set(e, "reading the commit: %s", git_error_last()->message);
 		goto out;
 	}
-	if (git_tree_entry_bypath(&probe, tree, cfg->secrets.manifest) < 0) {
-		rc = 0; /* no manifest in this commit: no secrets */
+	found = git_tree_entry_bypath(&probe, tree, cfg->secrets.manifest);
+	if (found < 0 && found != GIT_ENOTFOUND) {
+		err_set(e, "%s: %s", cfg->secrets.manifest, git_error_last()->message);
 		goto out;
 	}
+	have_manifest = found == 0;
+	if (secrets_current(cfg->secrets.dir, &current, e) < 0)
+		goto out;
+	if (!have_manifest && !current) {
+		rc = 0; /* no secrets now, none before: nothing to do */
+		goto out;
+	}
+	/* Only the running generation may stay: a leftover from an interrupted
+	 * install or rollback must never become a rollback target. */
+	if (current && secrets_commit(cfg->secrets.dir, e) < 0)
+		goto out;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		err_set(e, "out of memory");
 		goto out;
 	}
-	if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_tree_read_blob, tree, e) < 0)
-		goto out;
-	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
-		if (identity_load_file(&ids, cfg->secrets.identity.v[i], e) < 0) {
-			err_prefix(e, "[secrets] identity");
+	/* Without a manifest the new generation is empty: removing the manifest
+	 * revokes the secrets, and a rollback brings them back. */
+	if (have_manifest) {
+		if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_tree_read_blob, tree, e) <
+		    0)
 			goto out;
-		}
+		for (size_t i = 0; i < cfg->secrets.identity.n; i++)
+			if (identity_load_file(&ids, cfg->secrets.identity.v[i], e) < 0) {
+				err_prefix(e, "[secrets] identity");
+				goto out;
+			}
+	}
 	const struct secrets_install_opts o = {
 		.dir = cfg->secrets.dir,
 		.hostname = cfg->agent.hostname,

@@ -10,8 +10,10 @@
 struct config;
 struct err;
 
-/* Installs the secrets of commit for this host. *generation receives the new
- * generation, or 0 when the commit has no manifest (nothing to do). */
+/* Installs the secrets of commit for this host as a new generation, after
+ * deleting every generation but the running one. A commit without a manifest
+ * gets an empty generation when secrets were installed before (removing the
+ * manifest revokes them); *generation is 0 when there was nothing to do. */
 int secrets_step_install(const struct config *cfg, git_repository *repo, const git_oid *commit,
 			 unsigned *generation, size_t *installed, struct err *e);
 

@@ -95,4 +95,34 @@ test_expect_success 'the next good deployment installs its secret and drops olde
 	test "$(ls "$TRASH/run/cim-agent/secrets.d")" = "$(basename "$(readlink "$SECRETS")")"
 '
 
+test_expect_success 'a generation left by an interrupted install is never a rollback target' '
+	running=$(readlink "$SECRETS") &&
+	next=$(( $(basename "$running") + 1 )) &&
+	mkdir -p "$TRASH/run/cim-agent/secrets.d/$next/postgres" &&
+	echo stale >"$TRASH/run/cim-agent/secrets.d/$next/postgres/db-password" &&
+	write_flake origin 6 0 500 && put_secret "password six" &&
+	signed_commit origin ada "version 6, unhealthy" &&
+	test_expect_code 1 cim -c agent.conf once >out &&
+	test_grep "^rolled-back: " out &&
+	test "$(readlink "$SECRETS")" = "$running" &&
+	test "$(cat "$SECRETS/postgres/db-password")" = "password five"
+'
+
+test_expect_success 'removing the manifest from the repository revokes the secrets' '
+	sed -i "/^command = test -f/d" agent.conf &&
+	write_flake origin 7 && git -C origin rm -q -r secrets &&
+	signed_commit origin ada "version 7, no secrets" &&
+	cim -c agent.conf once >out &&
+	test_grep "^deployed: " out &&
+	test -L "$SECRETS" &&
+	test ! -e "$SECRETS/postgres/db-password"
+'
+
+test_expect_success 'cim-agent rollback brings the known-good commit'"'"'s secrets back' '
+	cim -c agent.conf rollback >out 2>err &&
+	test_grep "^rolled-back: " out &&
+	test "$(cat $(current)/version)" = 5 &&
+	test "$(cat "$SECRETS/postgres/db-password")" = "password five"
+'
+
 test_done
