@@ -104,6 +104,7 @@ static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 	state_set(&c->st, "phase", phase);
 	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
 	sdc_notify("STATUS=%s", what);
+	sdc_watchdog_kick(); /* a step (a fetch) may block for up to half the watchdog */
 	if (state_save(&c->st, c->e) < 0)
 		return -1;
 	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s", what);
@@ -285,8 +286,11 @@ static int commit_deployment(struct cycle *c)
 	if (enter_phase(c, "commit", "healthy; making %s the %s", path,
 			c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system") < 0)
 		return -1;
-	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0)
+	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0) {
+		if (stop_requested())
+			return stopped(c, "the commit step finished");
 		return roll_back(c, e.msg, true);
+	}
 	if (c->cfg->agent.mode == MODE_SWITCH && ar.reboot_needed)
 		state_set(&c->st, "reboot_needed", "yes");
 	if (state_get_int(&c->st, "secrets_generation") &&
@@ -371,6 +375,13 @@ static int resume(struct cycle *c, const char *phase)
 			return roll_back(c, e.msg, true);
 		state_set(&c->st, "reboot_needed", "yes");
 		return commit_deployment(c);
+	}
+	if (strcmp(phase, "activate") == 0 && (c->cfg->nix.platform == PLATFORM_SYSTEM_MANAGER ||
+						 c->cfg->nix.platform == PLATFORM_PROFILE)) {
+		/* The profile moved before the activation program ran, so it says
+		 * nothing about how far that got: undo, and try again next cycle. */
+		return roll_back(c, "the agent was interrupted during activation",
+				 state_get_int(&c->st, "attempt") >= 2);
 	}
 	if (strcmp(phase, "activate") == 0) {
 		activate_current(c->cfg, current, sizeof(current));
@@ -514,8 +525,12 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	if (enter_phase(c, "activate", "activating %s", path) < 0)
 		return -1;
 	if (activate(c->cfg, path,
-		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0)
+		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0) {
+		/* Killed along with us (systemctl stop): the resume decides, not a verdict. */
+		if (stop_requested())
+			return stopped(c, "the activation finished");
 		return roll_back(c, e.msg, true);
+	}
 	if (ar.reboot_needed)
 		state_set(&c->st, "reboot_needed", "yes");
 	if (c->cfg->agent.mode == MODE_BOOT) {
@@ -557,8 +572,9 @@ static int cycle_body(struct cycle *c)
 	}
 	if (stop_requested())
 		return stopped(c, "fetch");
-	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, c->cfg->repo.url) <
-	    0)
+	char shown_url[1024];
+	config_redact_url(c->cfg->repo.url, shown_url, sizeof(shown_url));
+	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, shown_url) < 0)
 		return -1;
 	/* pull_step reads and writes the state file itself: hand it over. */
 	rc = pull_step(c->cfg, false, &po, c->e);

@@ -110,6 +110,33 @@ static bool is_failure(enum cycle_outcome o)
 	       o == CYCLE_REFUSED;
 }
 
+/* A fetch or a report POST blocks the loop (libgit2 and libcurl call back too
+ * rarely to ping from there): keep each under half the systemd watchdog. */
+static void fit_watchdog(struct config *cfg)
+{
+	unsigned long long usec = sdc_watchdog_usec();
+	unsigned limit;
+
+	if (!usec)
+		return;
+	limit = (unsigned)(usec / 2000000ull);
+	limit = limit > 10 ? limit - 5 : (limit ? limit : 1);
+	if (cfg->repo.fetch_timeout > limit) {
+		log_msg(LOG_WARNING, NULL, NULL,
+			"[repo] fetch_timeout %us is not below half the watchdog (%llus): fetches "
+			"are cut at %us",
+			cfg->repo.fetch_timeout, usec / 1000000ull, limit);
+		cfg->repo.fetch_timeout = limit;
+	}
+	if (cfg->report.timeout > limit) {
+		log_msg(LOG_WARNING, NULL, NULL,
+			"[report] timeout %us is not below half the watchdog (%llus): reports are "
+			"cut at %us",
+			cfg->report.timeout, usec / 1000000ull, limit);
+		cfg->report.timeout = limit;
+	}
+}
+
 static void reload(struct config *cfg, const char *config_path)
 {
 	struct config fresh = {0};
@@ -124,6 +151,7 @@ static void reload(struct config *cfg, const char *config_path)
 	}
 	config_release(cfg);
 	*cfg = fresh;
+	fit_watchdog(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
 }
 
@@ -150,8 +178,11 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		return EXIT_REFUSED;
 	}
 	cycle_set_hooks(&hooks);
+	char shown_url[1024];
+	config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
 	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
-		cfg.repo.branch, cfg.repo.url, cfg.agent.poll_interval);
+		cfg.repo.branch, shown_url, cfg.agent.poll_interval);
+	fit_watchdog(&cfg);
 	if (cfg.fleet.nats_url)
 		log_msg(LOG_WARNING, NULL, NULL,
 			"[fleet] is set, but staged rollouts are not implemented in this version: "

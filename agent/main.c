@@ -4,6 +4,7 @@
 #include "agent/err.h"
 
 #include <git2.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,9 @@ int main(int argc, char **argv)
 {
 	const char *config_path = CONFIG_DEFAULT_PATH;
 
+	/* An inherited SIG_IGN would make children vanish unreaped, and every
+	 * build, activation and check would then look like a success. */
+	signal(SIGCHLD, SIG_DFL);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "cim-agent: libsodium failed to initialise\n");
 		return EXIT_REFUSED;

@@ -42,26 +42,41 @@ unsigned long long sdc_watchdog_usec(void)
 	return 0;
 }
 
+#if HAVE_SYSTEMD
+static unsigned long long watchdog_last;
+
+static unsigned long long monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+}
+#endif
+
+void sdc_watchdog_kick(void)
+{
+#if HAVE_SYSTEMD
+	if (!sdc_watchdog_usec())
+		return;
+	watchdog_last = monotonic_usec();
+	sd_notify(0, "WATCHDOG=1");
+#endif
+}
+
 void sdc_watchdog_tick(void)
 {
 #if HAVE_SYSTEMD
-	static unsigned long long usec, last;
+	static unsigned long long usec;
 	static bool checked;
-	struct timespec ts;
-	unsigned long long now;
 
 	if (!checked) {
 		usec = sdc_watchdog_usec();
 		checked = true;
 	}
-	if (!usec)
+	if (!usec || monotonic_usec() - watchdog_last < usec / 2)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
-	if (now - last < usec / 2)
-		return;
-	last = now;
-	sd_notify(0, "WATCHDOG=1");
+	sdc_watchdog_kick();
 #endif
 }
 

@@ -18,6 +18,9 @@ unsigned long long sdc_watchdog_usec(void);
  * since the last ping; cheap enough to call often. */
 void sdc_watchdog_tick(void);
 
+/* Sends WATCHDOG=1 now when the watchdog is on. */
+void sdc_watchdog_kick(void);
+
 /* True when stderr is connected to the journal (JOURNAL_STREAM matches). */
 bool sdc_journal_available(void);
 

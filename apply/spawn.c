@@ -144,8 +144,11 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 				read_into(pipefd[0], r, cap, &alloc);
 			break;
 		}
-		if (w < 0 && errno != EINTR)
+		if (w < 0 && errno != EINTR) {
+			/* Never mistake a lost child for a successful one. */
+			wstatus = -1;
 			break;
+		}
 		if (o->timeout && now_monotonic() >= deadline) {
 			r->timed_out = true;
 			kill(-pid, SIGKILL);
@@ -166,7 +169,9 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 		close(pipefd[0]);
 	/* Reap what the child left behind in its group, so nothing outlives the step. */
 	kill(-pid, SIGKILL);
-	if (WIFEXITED(wstatus))
+	if (wstatus == -1)
+		r->status = -1;
+	else if (WIFEXITED(wstatus))
 		r->status = WEXITSTATUS(wstatus);
 	else if (WIFSIGNALED(wstatus))
 		r->status = 128 + WTERMSIG(wstatus);

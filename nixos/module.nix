@@ -38,9 +38,13 @@ in
       serviceConfig = {
         Type = "notify";
         ExecStart = "${lib.getExe' cfg.package "cim-agent"} -c /etc/cim-agent/agent.conf run";
-        # The agent pings the watchdog from its main loop, which never waits on
-        # a build or a health check.
+        # The agent pings the watchdog from its loop and while builds,
+        # activations and health checks run; fetches and report POSTs are cut
+        # at half this interval.
         WatchdogSec = lib.mkDefault "120s";
+        # SIGTERM to the agent alone: a running build or activation ends, the
+        # agent stops at the next step and its state file resumes the cycle.
+        KillMode = "mixed";
         Restart = "always";
         RestartSec = lib.mkDefault "10s";
         StateDirectory = "cim-agent";

@@ -1,5 +1,6 @@
 #include "pull/mirror.h"
 
+#include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
 #include "pull/known_hosts.h"
@@ -59,6 +60,22 @@ static int load_token(struct fetch_ctx *ctx, struct err *e)
 	return ctx->token ? 0 : err_set(e, "out of memory");
 }
 
+/* A token travels only over https, or over http to this very host (tests). */
+static bool token_transport_ok(const char *url)
+{
+	static const char *const loopback[] = {"http://127.0.0.1", "http://localhost",
+					       "http://[::1]"};
+
+	if (strncmp(url, "http://", 7) != 0)
+		return true;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		size_t n = strlen(loopback[i]);
+		if (strncmp(url, loopback[i], n) == 0 && (url[n] == ':' || url[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
 static int credentials(git_credential **out, const char *url, const char *user_from_url,
 		       unsigned int allowed, void *payload)
 {
@@ -72,9 +89,15 @@ static int credentials(git_credential **out, const char *url, const char *user_f
 	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && ctx->remote->ssh_key)
 		return git_credential_ssh_key_new(out, user_from_url ? user_from_url : "git", NULL,
 						  ctx->remote->ssh_key, NULL);
-	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && ctx->token)
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && ctx->token) {
+		if (!token_transport_ok(url)) {
+			git_error_set_str(GIT_ERROR_NET, "refusing to send the token over plain http "
+							 "(use an https URL)");
+			return GIT_EAUTH;
+		}
 		return git_credential_userpass_plaintext_new(
 			out, user_from_url ? user_from_url : "cim-agent", ctx->token);
+	}
 	git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials and none are configured "
 					 "(set [repo] token_file for https, ssh_key for ssh)");
 	return GIT_EAUTH;
@@ -152,18 +175,22 @@ int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, s
 static int fail_fetch(struct err *e, const struct fetch_ctx *ctx, const char *what)
 {
 	const git_error *ge = git_error_last();
+	char url[1024];
 
+	/* Messages end up in logs and the state file: never with credentials. */
+	config_redact_url(ctx->remote->url, url, sizeof(url));
 	if (fetch_timed_out)
-		return err_set(e, "%s %s: timed out after %us ([repo] fetch_timeout)", what,
-			       ctx->remote->url, ctx->remote->timeout);
+		return err_set(e, "%s %s: timed out after %us ([repo] fetch_timeout)", what, url,
+			       ctx->remote->timeout);
 	if (ctx->cert_error[0])
-		return err_set(e, "%s %s: %s", what, ctx->remote->url, ctx->cert_error);
-	return err_set(e, "%s %s: %s", what, ctx->remote->url,
+		return err_set(e, "%s %s: %s", what, url, ctx->cert_error);
+	return err_set(e, "%s %s: %s", what, url,
 		       ge && ge->message ? ge->message : "unknown error");
 }
 
 struct fetch_timer {
 	struct sigaction old;
+	sigset_t old_mask;
 };
 
 static void timer_start(struct fetch_timer *t, unsigned seconds)
@@ -171,6 +198,15 @@ static void timer_start(struct fetch_timer *t, unsigned seconds)
 	struct sigaction sa = {0};
 	struct itimerval timer = {{0, 0}, {(time_t)seconds, 0}};
 
+	/* libgit2 gives up on EINTR: only the timeout may interrupt a fetch. The
+	 * daemon's signals stay pending and are handled once it is over. */
+	sigset_t hold;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &hold, &t->old_mask);
 	fetch_timed_out = 0;
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
@@ -185,6 +221,7 @@ static void timer_stop(struct fetch_timer *t)
 
 	setitimer(ITIMER_REAL, &none, NULL);
 	sigaction(SIGALRM, &t->old, NULL);
+	sigprocmask(SIG_SETMASK, &t->old_mask, NULL);
 }
 
 static void init_callbacks(git_remote_callbacks *cb, struct fetch_ctx *ctx)
@@ -294,7 +331,9 @@ int mirror_fetch(git_repository *repo, const struct mirror_remote *r, git_oid *t
 		}
 	}
 	if (!found) {
-		err_set(e, "branch '%s' not found on %s", r->branch, r->url);
+		char url[1024];
+		config_redact_url(r->url, url, sizeof(url));
+		err_set(e, "branch '%s' not found on %s", r->branch, url);
 		goto out;
 	}
 	/* The no-change poll: the tip is already here, nothing to download. */

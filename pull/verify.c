@@ -128,8 +128,11 @@ int verify_policy_check(git_repository *repo, const git_oid *tip, const struct v
 		if (verify_range(repo, tip, p->baseline, as, now, r, e) < 0)
 			return -1;
 		if (!r->trusted) {
+			/* The verdict is about the tip; the reason names the culprit. */
 			char first[sizeof(r->reason)];
 			snprintf(first, sizeof(first), "%s", r->reason);
+			*r = tip_result;
+			r->trusted = false;
 			snprintf(r->reason, sizeof(r->reason),
 				 "verify = all: %s (between the baseline and tip %s)", first,
 				 tip_result.commit);

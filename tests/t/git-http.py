@@ -62,7 +62,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = handle_any
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = http.server.ThreadingHTTPServer((os.environ.get("BIND", "127.0.0.1"), 0), Handler)
 print(server.server_address[1], flush=True)
 threading.Timer(LIFETIME, server.shutdown).start()
 server.serve_forever()

@@ -47,4 +47,24 @@ test_expect_success 'a missing token file is named' '
 	test_grep "token_file: .*no-such-token" err
 '
 
+test_expect_success 'the token is never sent over plain http to another host' '
+	{ BIND=127.0.0.2 python3 "$TEST_DIRECTORY/git-http.py" "$TRASH/srv" "$TRASH/token" 60 >port2 & } &&
+	pid=$! &&
+	while ! test -s port2; do sleep 0.05; done &&
+	sed "s|^url = .*|url = http://127.0.0.2:$(cat port2)/fleet|" agent.conf >remote.conf &&
+	test_expect_code 1 cim -c remote.conf fetch 2>err;
+	rc=$?; kill $pid; test $rc = 0 &&
+	test_grep "refusing to send the token over plain http" err
+'
+
+test_expect_success 'credentials written into the URL never reach the state or the output' '
+	REPO_URL="http://deploy:SUPERSECRET@127.0.0.1:9/fleet.git" write_config leaky.conf &&
+	sed -i "s|$TRASH/state|$TRASH/state-leaky|" leaky.conf &&
+	test_expect_code 1 cim -c leaky.conf fetch >out 2>err &&
+	test_grep "<redacted>@127.0.0.1:9" err &&
+	test_expect_code 1 cim -c leaky.conf once >>out 2>>err &&
+	test_grep "last_error.*<redacted>@127.0.0.1:9" state-leaky/state.json &&
+	! grep -r SUPERSECRET out err state-leaky
+'
+
 test_done
