@@ -43,6 +43,7 @@ write_flake() {
         for m in "\\\$FAKE_DIR/crash-before-\\\$1" "\\\$FAKE_DIR/crash-before-\\\$1-\${b.version}"; do
           if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
         done
+        if [ -e "\\\$FAKE_DIR/term-during-\\\$1" ]; then rm "\\\$FAKE_DIR/term-during-\\\$1"; kill -TERM \\\$PPID; exit 143; fi
         case "\\\$1" in test|switch) ln -sfn \$out "\\\$FAKE_DIR/current-system"; echo \${toString b.health} > "\\\$FAKE_DIR/health";; esac
         for m in "\\\$FAKE_DIR/crash-after-\\\$1" "\\\$FAKE_DIR/crash-after-\\\$1-\${b.version}"; do
           if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
@@ -57,6 +58,7 @@ write_flake() {
         /bin/cat > \$out/bin/activate <<EOF
         #!/bin/sh
         echo "profile \${b.version} activate" >> "\\\$FAKE_DIR/calls"
+        if [ -e "\\\$FAKE_DIR/crash-in-activate" ]; then rm "\\\$FAKE_DIR/crash-in-activate"; kill -9 \\\$PPID; sleep 1; exit 1; fi
         echo \${toString b.health} > "\\\$FAKE_DIR/health"
         EOF
         /bin/chmod +x \$out/bin/activate

@@ -119,4 +119,21 @@ test_expect_success 'killed during a rollback: the rollback finishes' '
 	test_grep "^skipped: " out
 '
 
+test_expect_success 'killed inside bin/activate of a profile: undone, and deployed next cycle' '
+	NIX_ATTR_LINE="attr = packages.$NIX_SYSTEM.{host}" write_apply_config profile.conf profile &&
+	sed -i "s|$TRASH/state|$TRASH/state-profile|; s|profiles/system|profiles/user|" profile.conf &&
+	cim -c profile.conf once >out &&
+	test_grep "^deployed: " out &&
+	before=$(readlink -f "$TRASH/profiles/user") &&
+	new_version 9 &&
+	touch "$FAKE_DIR/crash-in-activate" &&
+	test_must_fail cim -c profile.conf once;
+	test_expect_code 1 cim -c profile.conf once >out &&
+	test_grep "^rolled-back: .*interrupted during activation" out &&
+	test "$(readlink -f "$TRASH/profiles/user")" = "$before" &&
+	cim -c profile.conf once >out &&
+	test_grep "^deployed: " out &&
+	test_grep "^profile 9 activate$" "$FAKE_DIR/calls"
+'
+
 test_done

@@ -7,12 +7,12 @@ start_httpd
 DAEMON=
 trap 'stop_httpd; [ -n "$DAEMON" ] && kill $DAEMON 2>/dev/null; cleanup_trash' EXIT
 
-# wait_for CMD...: retries CMD for up to 20 s.
+# wait_for CMD...: retries CMD for up to 60 s.
 wait_for() {
 	i=0
 	while ! "$@" >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt 200 ] || { echo "wait_for: '$*' never succeeded" >&2; return 1; }
+		[ $i -lt 600 ] || { echo "wait_for: '$*' never succeeded" >&2; return 1; }
 		sleep 0.1
 	done
 }
@@ -117,6 +117,49 @@ test_expect_success 'SIGTERM during a build stops after it and leaves a resumabl
 	cim -c agent.conf once >out 2>err &&
 	test_grep "interrupted during build; starting over" err &&
 	test_grep "^deployed: " out
+'
+
+test_expect_success 'a SIGTERM that also hits the activation stops the daemon without blaming the commit' '
+	write_flake origin 4 && signed_commit origin ada "version 4" &&
+	touch "$FAKE_DIR/term-during-test" &&
+	{ "$CIM_AGENT" -c agent.conf run 2>daemon.log & } &&
+	DAEMON=$! &&
+	wait $DAEMON; DAEMON= &&
+	test_grep "stopped before the activation finished" daemon.log &&
+	phase_is activate &&
+	! state_field failed_commits | grep -q "$(git -C origin rev-parse main)" &&
+	test_expect_code 1 cim -c agent.conf once >out &&
+	test_grep "^rolled-back: .*interrupted during activation" out &&
+	cim -c agent.conf once >out &&
+	test_grep "^deployed: " out &&
+	deployed_is "$(git -C origin rev-parse main)"
+'
+
+test_expect_success 'signals arriving during a fetch do not break it' '
+	python3 -c "
+import socket, time
+s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+conns = []
+end = time.time() + 40
+while time.time() < end:
+    s.settimeout(1)
+    try: conns.append(s.accept()[0])
+    except OSError: pass
+" >silent.port &
+	silent=$! &&
+	while ! test -s silent.port; do sleep 0.1; done &&
+	sed "s|^url = .*|url = http://127.0.0.1:$(cat silent.port)/repo.git|; s|$TRASH/state|$TRASH/state-silent|" agent.conf >silent.conf &&
+	sed -i "s|^branch = main|branch = main\nfetch_timeout = 3s|" silent.conf &&
+	{ "$CIM_AGENT" -c silent.conf run 2>daemon.log & } &&
+	DAEMON=$! &&
+	wait_for grep -q "fetching main" daemon.log &&
+	sleep 0.5 && kill -HUP $DAEMON && kill -USR1 $DAEMON &&
+	wait_for grep -q "timed out after 3s" daemon.log &&
+	kill -TERM $DAEMON && wait $DAEMON; DAEMON= &&
+	kill $silent &&
+	test_grep_not "Interrupted system call" daemon.log &&
+	test_grep "configuration reloaded" daemon.log
 '
 
 test_expect_success 'trigger without a daemon says so' '
