@@ -62,7 +62,7 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 		printf("fetched   %s %s\n", cfg.repo.url, cfg.repo.branch);
 		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
 		print_result(stdout, &po.result);
-		if (po.rewound)
+		if (po.result.rewound)
 			printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
 			       po.result.commit);
 		rc = rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;

@@ -1,6 +1,7 @@
 #include "agent/cycle.h"
 
 #include "agent/config.h"
+#include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
 #include "agent/history.h"
@@ -66,14 +67,6 @@ struct cycle {
 	double wall_start;  /* monotonic seconds when this process's cycle began */
 	double child_start; /* spawn_total_seconds() then */
 };
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -174,7 +167,7 @@ static void record_history(struct cycle *c, const char *outcome, const char *rea
 
 	/* Where this process's time went: the agent's own work vs nix and activation. */
 	if (entry) {
-		double wall = monotonic_seconds() - c->wall_start;
+		double wall = clock_monotonic() - c->wall_start;
 		double child = spawn_total_seconds() - c->child_start;
 		json_object_set_new(entry, "cycle_ms", json_integer((json_int_t)(wall * 1000)));
 		json_object_set_new(entry, "children_ms", json_integer((json_int_t)(child * 1000)));
@@ -226,6 +219,8 @@ static int finish(struct cycle *c, const char *error)
 	state_set(&c->st, "last_outcome", outcome_names[c->res->outcome]);
 	state_set(&c->st, "last_error", error);
 	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
+	if (hooks.next_delay)
+		state_set_int(&c->st, "next_poll_at", (int64_t)time(NULL) + hooks.next_delay(o));
 	rc = state_save(&c->st, c->e);
 	report_outcome(c, changed);
 	return rc;
@@ -616,7 +611,7 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	c->cfg = cfg;
 	c->res = res;
 	c->e = e;
-	c->wall_start = monotonic_seconds();
+	c->wall_start = clock_monotonic();
 	c->child_start = spawn_total_seconds();
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;

@@ -38,6 +38,9 @@ const char *cycle_outcome_name(enum cycle_outcome o);
 struct cycle_hooks {
 	bool (*should_stop)(void);
 	void (*tick)(void);
+	/* Seconds until the next cycle, given how this one ended; saved as
+	 * next_poll_at with the cycle's outcome. May be NULL. */
+	unsigned (*next_delay)(enum cycle_outcome outcome);
 };
 void cycle_set_hooks(const struct cycle_hooks *hooks);
 

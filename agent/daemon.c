@@ -6,11 +6,11 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
+#include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
 #include "agent/log.h"
 #include "agent/sdcompat.h"
-#include "agent/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,14 +50,6 @@ static bool should_stop(void)
 	return got_term != 0;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int setup_signals(struct err *e)
 {
 	struct sigaction sa = {0};
@@ -90,24 +82,33 @@ static int write_pid(const struct config *cfg, struct err *e)
 	return file_write_atomic(path, text, (size_t)n, 0644, e);
 }
 
-static void record_next_poll(const struct config *cfg, time_t at)
-{
-	struct state st;
-	struct err e = {{0}};
-
-	if (state_load(&st, cfg->agent.state_dir, &e) == 0) {
-		state_set_int(&st, "next_poll_at", (int64_t)at);
-		state_set_int(&st, "daemon_pid", (int64_t)getpid());
-		if (state_save(&st, &e) < 0)
-			log_msg(LOG_WARNING, NULL, NULL, "%s", e.msg);
-	}
-	state_release(&st);
-}
-
 static bool is_failure(enum cycle_outcome o)
 {
 	return o == CYCLE_ERROR || o == CYCLE_FAILED || o == CYCLE_ROLLED_BACK ||
 	       o == CYCLE_REFUSED;
+}
+
+/* When the next poll is due, decided as the cycle ends so that the state file
+ * it saves anyway can say so: after a failure the delay backs off
+ * exponentially, up to the poll interval; otherwise poll_interval plus jitter. */
+static const struct config *running_cfg;
+static unsigned backoff, planned_delay;
+static bool planned;
+
+static unsigned plan_next_poll(enum cycle_outcome o)
+{
+	const struct config *cfg = running_cfg;
+
+	backoff = is_failure(o) ? (backoff ? backoff * 2 : BACKOFF_START) : 0;
+	if (backoff > cfg->agent.poll_interval)
+		backoff = cfg->agent.poll_interval;
+	planned_delay = backoff ? backoff
+				: cfg->agent.poll_interval +
+					  (cfg->agent.poll_jitter
+						   ? randombytes_uniform(cfg->agent.poll_jitter + 1)
+						   : 0);
+	planned = true;
+	return planned_delay;
 }
 
 /* A fetch or a report POST blocks the loop (libgit2 and libcurl call back too
@@ -157,10 +158,11 @@ static void reload(struct config *cfg, const char *config_path)
 
 int cmd_run(int argc, char **argv, const char *config_path)
 {
-	const struct cycle_hooks hooks = {.should_stop = should_stop, .tick = sdc_watchdog_tick};
+	const struct cycle_hooks hooks = {.should_stop = should_stop,
+					  .tick = sdc_watchdog_tick,
+					  .next_delay = plan_next_poll};
 	struct config cfg = {0};
 	struct err e = {{0}};
-	unsigned backoff = 0;
 	double next_poll;
 	char pidfile[4096];
 	int rc;
@@ -177,6 +179,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
+	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
 	char shown_url[1024];
 	config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
@@ -188,10 +191,10 @@ int cmd_run(int argc, char **argv, const char *config_path)
 			"[fleet] is set, but staged rollouts are not implemented in this version: "
 			"this host deploys on its own");
 	sdc_notify("READY=1\nSTATUS=starting the first poll");
-	next_poll = now_mono();
+	next_poll = clock_monotonic();
 
 	while (!got_term) {
-		double now = now_mono(), wait = next_poll - now;
+		double now = clock_monotonic(), wait = next_poll - now;
 		unsigned long long wd = sdc_watchdog_usec();
 		int timeout_ms;
 		char drain[64];
@@ -213,12 +216,13 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		if (got_usr1) {
 			got_usr1 = 0;
 			log_msg(LOG_INFO, NULL, NULL, "triggered: polling now");
-			next_poll = now_mono();
+			next_poll = clock_monotonic();
 		}
-		if (now_mono() < next_poll)
+		if (clock_monotonic() < next_poll)
 			continue;
 
 		struct cycle_result res;
+		planned = false;
 		if (cycle_run_once(&cfg, &res, &e) < 0) {
 			log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
 			res.outcome = CYCLE_ERROR;
@@ -228,19 +232,11 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		}
 		if (res.outcome == CYCLE_STOPPED)
 			break;
-		/* After a failure, back off exponentially, up to the poll interval. */
-		backoff = is_failure(res.outcome)
-				  ? (backoff ? backoff * 2 : BACKOFF_START)
-				  : 0;
-		if (backoff > cfg.agent.poll_interval)
-			backoff = cfg.agent.poll_interval;
-		unsigned delay = backoff ? backoff
-					 : cfg.agent.poll_interval +
-						   (cfg.agent.poll_jitter
-							    ? randombytes_uniform(cfg.agent.poll_jitter + 1)
-							    : 0);
-		next_poll = now_mono() + delay;
-		record_next_poll(&cfg, time(NULL) + (time_t)delay);
+		/* A cycle that could not run did not reach the point that plans. */
+		if (!planned)
+			plan_next_poll(res.outcome);
+		unsigned delay = planned_delay;
+		next_poll = clock_monotonic() + delay;
 		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
 	}
 

@@ -66,8 +66,6 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		goto out;
 
 	if (po->result.trusted) {
-		po->rewound = policy.baseline && !git_oid_equal(policy.baseline, &po->tip) &&
-			      git_graph_descendant_of(repo, &po->tip, policy.baseline) != 1;
 		state_set(&st, "verified", po->result.commit);
 		state_set(&st, "verified_signer", po->result.identity);
 		state_set(&st, "verified_key", po->result.fingerprint);
@@ -75,7 +73,7 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		state_set(&st, "refused_reason", NULL);
 		/* The baseline starts at the first verified commit; afterwards only a
 		 * successful deployment (or an accepted rewind) moves it. */
-		if (!policy.baseline || po->rewound)
+		if (!policy.baseline || po->result.rewound)
 			state_set(&st, "baseline", po->result.commit);
 		rc = PULL_TRUSTED;
 	} else {

@@ -17,7 +17,6 @@ struct pull_outcome {
 	struct verify_result result; /* the tip's verdict */
 	git_oid tip;
 	bool changed;      /* the fetched tip moved */
-	bool rewound;      /* --allow-rewind accepted a non-descendant */
 	bool config_error; /* the failure was in the configuration (exit 2) */
 };
 

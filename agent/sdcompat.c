@@ -1,5 +1,6 @@
 #include "agent/sdcompat.h"
 
+#include "agent/clock.h"
 #include "agent/err.h"
 
 #include <stdarg.h>
@@ -47,10 +48,7 @@ static unsigned long long watchdog_last;
 
 static unsigned long long monotonic_usec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+	return (unsigned long long)(clock_monotonic() * 1e6);
 }
 #endif
 

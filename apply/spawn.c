@@ -1,5 +1,6 @@
 #include "apply/spawn.h"
 
+#include "agent/clock.h"
 #include "agent/err.h"
 
 #include <errno.h>
@@ -27,14 +28,6 @@ void spawn_set_tick(void (*fn)(void))
 double spawn_total_seconds(void)
 {
 	return total_child_seconds;
-}
-
-static double now_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void child_exec(const char *const argv[], const struct spawn_opts *o, int out_fd)
@@ -105,7 +98,7 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 	      struct err *e)
 {
 	size_t cap = o->capture_max ? o->capture_max : 64 * 1024, alloc = 0;
-	double start = now_monotonic(), deadline = start + o->timeout;
+	double start = clock_monotonic(), deadline = start + o->timeout;
 	int pipefd[2] = {-1, -1}, wstatus = 0;
 	pid_t pid;
 
@@ -149,7 +142,7 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 			wstatus = -1;
 			break;
 		}
-		if (o->timeout && now_monotonic() >= deadline) {
+		if (o->timeout && clock_monotonic() >= deadline) {
 			r->timed_out = true;
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
@@ -180,7 +173,7 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 		if (!r->out)
 			return err_set(e, "out of memory");
 	}
-	r->seconds = now_monotonic() - start;
+	r->seconds = clock_monotonic() - start;
 	total_child_seconds += r->seconds;
 	return 0;
 }

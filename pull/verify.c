@@ -115,7 +115,8 @@ int verify_policy_check(git_repository *repo, const git_oid *tip, const struct v
 		if (d < 0)
 			return err_set(e, "checking that %s descends from %s: %s", r->commit,
 				       base_hex, git_error_last()->message);
-		if (d != 1 && !p->allow_rewind)
+		r->rewound = d != 1;
+		if (r->rewound && !p->allow_rewind)
 			return untrusted(r,
 					 "commit %s does not descend from the last deployed commit "
 					 "%s (a rewind or force-push); run 'cim-agent fetch "

@@ -19,6 +19,7 @@ struct verify_result {
 	char principals[256]; /* principals of the allowed_signers line that matched */
 	char fingerprint[SSHKEY_FP_SIZE];
 	char reason[1024]; /* why it is not trusted */
+	bool rewound;      /* trusted only through allow_rewind: not a descendant */
 };
 
 /* Verifies one commit's signature. Returns 0 when the commit was judged (see

@@ -125,6 +125,26 @@ let
       value = type.merge loc checked;
     };
 
+  # Merges attribute sets name by name, each name's values as elemType; names
+  # left without a definition (all mkIf false) are dropped.
+  mergeAttrValues =
+    elemType: loc: values:
+    let
+      names = unique (concatMap attrNames values);
+      merged = map (n: {
+        name = n;
+        r = mergeDefinitions (loc ++ [ n ]) elemType (
+          concatMap (v: if v ? ${n} then [ v.${n} ] else [ ]) values
+        );
+      }) names;
+    in
+    listToAttrs (
+      map (m: {
+        inherit (m) name;
+        value = m.r.value;
+      }) (filter (m: m.r.defined) merged)
+    );
+
   # Evaluates a tree of option declarations against definitions. Attributes
   # defined but not declared are an error, unless freeformType (an attrsOf)
   # takes them.
@@ -303,28 +323,7 @@ let
         merge =
           loc: values:
           if all (v: isAttrs v && !(v ? outPath)) values then
-            let
-              names = unique (concatMap attrNames values);
-            in
-            listToAttrs (
-              concatMap (
-                n:
-                let
-                  r = mergeDefinitions (loc ++ [ n ]) anything (
-                    concatMap (v: if v ? ${n} then [ v.${n} ] else [ ]) values
-                  );
-                in
-                if r.defined then
-                  [
-                    {
-                      name = n;
-                      inherit (r) value;
-                    }
-                  ]
-                else
-                  [ ]
-              ) names
-            )
+            mergeAttrValues anything loc values
           else if all isList values then
             concatLists values
           else
@@ -441,28 +440,7 @@ let
           nestedTypes = { inherit elemType; };
           merge =
             loc: values:
-            let
-              names = unique (concatMap attrNames values);
-            in
-            listToAttrs (
-              concatMap (
-                n:
-                let
-                  r = mergeDefinitions (loc ++ [ n ]) elemType (
-                    concatMap (v: if v ? ${n} then [ v.${n} ] else [ ]) values
-                  );
-                in
-                if r.defined then
-                  [
-                    {
-                      name = n;
-                      inherit (r) value;
-                    }
-                  ]
-                else
-                  [ ]
-              ) names
-            );
+            mergeAttrValues elemType loc values;
         };
       # A submodule: an attribute set (or a function returning one) with
       # `options` and optionally `freeformType`, like nixpkgs' types.submodule.

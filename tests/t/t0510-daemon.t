@@ -50,7 +50,9 @@ test_expect_success 'under a notify socket the daemon sends READY, STATUS and WA
 	test_grep "^READY=1|STATUS=" notify.log &&
 	test_grep "^STATUS=checking health" notify.log &&
 	test_grep "^STATUS=deployed; next poll in 1s$" notify.log &&
-	test_grep "^STOPPING=1" notify.log
+	test_grep "^STOPPING=1" notify.log &&
+	next=$(state_field next_poll_at) && last=$(state_field last_cycle_at) &&
+	test "$next" -ge $((last + 1)) && test "$next" -le $((last + 2))
 '
 
 test_expect_success 'status shows the deployment; history lists it' '
