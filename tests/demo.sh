@@ -15,9 +15,8 @@ cd "$DEMO"
 export HOME="$DEMO/home" GIT_CONFIG_NOSYSTEM=1 LC_ALL=C
 export GIT_AUTHOR_NAME="Ada Operator" GIT_AUTHOR_EMAIL=ada@example.com
 export GIT_COMMITTER_NAME="Ada Operator" GIT_COMMITTER_EMAIL=ada@example.com
-export NIX_CONFIG="experimental-features = nix-command flakes
-substituters =
-sandbox = false"
+. "$SRC/tests/lib/nix-env.sh"
+nix_env_setup "$DEMO/nix-conf"
 mkdir -p "$HOME" keys www profiles
 SYSTEM="$(uname -m)-linux"
 cim() { "$CIM_AGENT" "$@"; }

@@ -14,9 +14,8 @@ export HOME="$TRASH/home"
 mkdir -p "$HOME"
 export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME="Ada Operator" GIT_AUTHOR_EMAIL="ada@example.com"
 export GIT_COMMITTER_NAME="Ada Operator" GIT_COMMITTER_EMAIL="ada@example.com"
-export NIX_CONFIG="experimental-features = nix-command flakes
-substituters =
-sandbox = false"
+. "$CIM_SRC/tests/lib/nix-env.sh"
+nix_env_setup "$TRASH/nix-conf"
 export LC_ALL=C TZ=UTC
 cd "$TRASH" || exit 1
 
