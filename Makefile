@@ -61,7 +61,7 @@ FUZZ_LIB  := build/fuzz/libcim.a
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check test unit fuzz fuzz-build demo install format clean deps bench
+.PHONY: all check check-fresh test chainlint unit fuzz fuzz-build demo install format clean deps bench
 
 all: $(BIN)
 
@@ -89,11 +89,28 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
 
-test: $(BIN) $(UNIT_BIN)
-	ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+# Every test's temporary directory is under TEST_TMP, so that once the suite has
+# run, any process still running from there is something a test did not stop.
+TEST_TMP := $(CURDIR)/$(BUILD)/test-tmp
+
+test: $(BIN) $(UNIT_BIN) chainlint
+	@rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
+	TMPDIR=$(TEST_TMP) ASAN_OPTIONS=fast_unwind_on_malloc=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	CIM_AGENT=$(abspath $(BIN)) CIM_SRC=$(CURDIR) CMOCKA_MESSAGE_OUTPUT=TAP \
 		$(PROVE) --exec '' $(if $(filter 1,$(SANITIZE)),,-j2) $(UNIT_BIN) $(SHELL_TESTS)
+	@if left=$$(python3 tests/leftovers.py --kill $(TEST_TMP)); then \
+		echo "test: no process of the suite is still running"; else \
+		echo "test: FAIL: still running after the suite (now killed):"; echo "$$left"; exit 1; fi
+
+# Refuses test bodies whose && chain is broken.
+chainlint:
+	@python3 tests/chainlint.py $(SHELL_TESTS) && echo "chainlint: $(words $(SHELL_TESTS)) test files, every && chain intact"
+
+# make check on a clean clone, with an empty HOME and no /etc/nix or nixbld
+# group in effect: what a fresh Debian machine (and CI) will see.
+check-fresh:
+	./scripts/check-fresh
 
 unit: $(UNIT_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP $(PROVE) --exec '' $(UNIT_BIN)

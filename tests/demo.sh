@@ -4,9 +4,15 @@
 #   2. a good commit is built with nix, activated, health-checked and committed
 #   3. a commit signed by a key that is not allowed is refused before any build
 #   4. a commit that breaks the service's health check is rolled back
+#   5. that failed commit is remembered and skipped
 # The demo host gets a secret from the repository, encrypted with age to its
 # SSH host key and decrypted into a fresh generation before each activation.
-# Everything lives in a temporary directory, printed at the end.
+# Each step checks its outcome: a surprise stops the demo with a non-zero exit
+# and a line naming the step. The last line sums up. Everything lives in a
+# temporary directory, printed at the end.
+#
+# DEMO_BREAK=health runs it with the health check left out of the config, to
+# show that the demo notices when the rollback does not happen.
 set -eu
 : "${CIM_AGENT:?run through make demo}"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +27,32 @@ mkdir -p "$HOME" keys www profiles
 SYSTEM="$(uname -m)-linux"
 cim() { "$CIM_AGENT" "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ cim-agent %s\n' "$*"; cim "$@" || true; }
+# run ARGS...: shows and runs cim-agent; its output is also kept in last.out
+# and its exit status in $rc.
+run() {
+	printf '$ cim-agent %s\n' "$*"
+	rc=0
+	cim "$@" >last.out 2>&1 || rc=$?
+	cat last.out
+}
+STEPS=0
+STEP=""
+step() { STEPS=$((STEPS + 1)) STEP="$*"; say "$STEPS. $*"; }
+# expect WHAT TEST...: the current step's outcome; anything else ends the demo.
+expect() {
+	what=$1
+	shift
+	if "$@"; then
+		printf '   \033[32mas expected:\033[0m %s\n' "$what"
+	else
+		printf '\ndemo: step %d (%s) went wrong: expected %s\n' "$STEPS" "$STEP" "$what" >&2
+		printf 'demo: files are in %s\n' "$DEMO" >&2
+		exit 1
+	fi
+}
+outcome_is() { test "$rc" = "$1" && grep -q "^$2: " last.out; }
+profile_path() { readlink -f profiles/demo-host; }
+state() { python3 -c "import json; print(json.load(open('state/state.json')).get('$1') or '')"; }
 
 python3 -m http.server --bind 127.0.0.1 0 --directory "$DEMO/www" >httpd.log 2>&1 &
 HTTPD=$!
@@ -78,10 +109,7 @@ platform = profile
 attr = packages.$SYSTEM.{host}
 profile = $DEMO/profiles/demo-host
 
-[health]
-timeout = 4s
-interval = 1s
-url = http://127.0.0.1:$PORT/health
+$(if [ "${DEMO_BREAK:-}" = health ]; then echo "# [health] left out: DEMO_BREAK=health"; else printf '[health]\ntimeout = 4s\ninterval = 1s\nurl = http://127.0.0.1:%s/health\n' "$PORT"; fi)
 
 [secrets]
 identity = $DEMO/keys/host
@@ -112,32 +140,52 @@ git -C fleet log --format='%h %s (%G? %GS)' -c gpg.ssh.allowedSignersFile="$DEMO
 say "The agent's configuration"
 run -c agent.conf check-config | sed -n '/^\[repo\]/,/^\[health\]/p' 
 
-say "1. Fetch and verify the signed tip"
+step "Fetch and verify the signed tip"
 run -c agent.conf fetch
+expect "the tip of main is trusted" eval 'test $rc = 0 && grep -q "verdict   trusted" last.out'
 
-say "2. One full cycle: build with nix, activate, health-check, commit"
+step "One full cycle: build with nix, activate, health-check, commit"
+v1=$(git -C fleet rev-parse HEAD)
 run -c agent.conf once
-echo "profile now: $(readlink -f profiles/demo-host)"
+good=$(profile_path)
+echo "profile now: $good"
 echo "secret installed: $(ls -l run/secrets/api-token | cut -d' ' -f1,3) $DEMO/run/secrets/api-token -> $(readlink run/secrets)"
+expect "version 1 deployed" outcome_is 0 deployed
+expect "the profile runs what the state records" \
+	eval 'test "$good" = "$(state deployed_path)" && test "$(state deployed)" = "$v1"'
+expect "the activation ran and the service is healthy" test -e www/health
+expect "the secret is installed, mode 0400" \
+	eval 'test "$(stat -L -c %a run/secrets/api-token)" = 400 && test -s run/secrets/api-token'
 
-say "3. A forged commit: signed, but by a key that is not allowed"
+step "A forged commit: signed, but by a key that is not allowed"
 write_flake 2 yes
 commit mallory "demo-host: version 2 (by mallory)"
 run -c agent.conf once
-echo "profile still: $(readlink -f profiles/demo-host)"
+echo "profile still: $(profile_path)"
+expect "the commit refused before anything is built" \
+	eval 'outcome_is 1 refused && grep -q "is not in .*allowed_signers" last.out && ! grep -q "building" last.out'
+expect "the profile has not moved" eval 'test "$(profile_path)" = "$good"'
+expect "the deployed commit is still version 1" eval 'test "$(state deployed)" = "$v1"'
 
-say "4. A good signature on a bad configuration: it breaks the health check"
+step "A good signature on a bad configuration: it breaks the health check"
 git -C fleet reset -q --hard HEAD~1
 write_flake 3 no
 commit ada "demo-host: version 3 (breaks the service)"
+v3=$(git -C fleet rev-parse HEAD)
+run -c agent.conf once
+echo "profile back on: $(profile_path)"
+expect "the commit rolled back" outcome_is 1 rolled-back
+expect "the profile is back on the exact previous path" eval 'test "$(profile_path)" = "$good"'
+expect "version 1 is still the deployed commit" eval 'test "$(state deployed)" = "$v1"'
 
+step "The failed commit is remembered and not retried"
 run -c agent.conf once
-echo "profile back on: $(readlink -f profiles/demo-host)"
-say "The failed commit is remembered and not retried"
-run -c agent.conf once
+expect "the commit skipped" eval 'grep -q "^skipped: $v3 failed before" last.out'
+expect "the profile is still on version 1" eval 'test "$(profile_path)" = "$good"'
 
 say "What the host reports"
 run -c agent.conf status
 run -c agent.conf history
 
 say "Demo files are in $DEMO"
+echo "demo: $STEPS of $STEPS steps as expected"

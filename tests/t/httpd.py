@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A tiny HTTP server for the tests, on loopback only.
 
-GET  /status/NAME  answers with the status code written in DIR/NAME (200 when absent).
+GET  /status/NAME  answers with the status code written in DIR/NAME (200 when absent);
+                   NAME may name a file in a subdirectory (host/health).
 POST /hook         appends the request (headers and body) as one JSON line to DIR/hook.log
                    and answers with the code in DIR/hook.status (200 when absent).
 Prints the port it listens on, then serves until killed or for at most --lifetime seconds.
@@ -32,8 +33,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path.startswith("/status/"):
-            name = os.path.basename(self.path)
-            self.reply(code_from(os.path.join(DIR, name)))
+            name = os.path.normpath(self.path[len("/status/"):])
+            if name.startswith(("..", "/")):
+                self.reply(403)
+            else:
+                self.reply(code_from(os.path.join(DIR, name)))
         else:
             self.reply(404)
 

@@ -7,15 +7,27 @@ FAKE_DIR="$TRASH/fake"
 export FAKE_DIR
 mkdir -p "$FAKE_DIR" "$TRASH/profiles"
 NIX_SYSTEM="$(uname -m)-linux"
+HEALTH_PATH=health
+
+# use_host NAME: the configs written next get a host of their own (state
+# directory, profile, running-system link, health file), so a test does not
+# depend on what another test did. Call it inside a test body.
+use_host() {
+	FAKE_DIR="$TRASH/fake/$1" STATE_DIR="$TRASH/$1/state" PROFILES="$TRASH/$1/profiles"
+	HEALTH_PATH="$1/health"
+	export FAKE_DIR
+	mkdir -p "$FAKE_DIR" "$PROFILES"
+}
 
 # start_httpd: starts tests/t/httpd.py serving $FAKE_DIR; sets HTTP_PORT.
+# It is stopped when the script ends.
 start_httpd() {
 	python3 "$CIM_SRC/tests/t/httpd.py" "$FAKE_DIR" 600 >"$TRASH/httpd.port" &
 	HTTPD_PID=$!
-	while ! test -s "$TRASH/httpd.port"; do sleep 0.05; done
+	test_atexit "stop_pid $HTTPD_PID"
+	wait_for test -s "$TRASH/httpd.port" || return 1
 	HTTP_PORT=$(cat "$TRASH/httpd.port")
 }
-stop_httpd() { kill "$HTTPD_PID" 2>/dev/null; }
 
 # write_flake REPO VERSION [STC_EXIT [HEALTH_CODE [BUILD_FAILS]]]:
 # a NixOS-shaped toplevel for host "testhost" and a plain profile output.
@@ -41,12 +53,12 @@ write_flake() {
         #!/bin/sh
         echo "\${b.version} \\\$1" >> "\\\$FAKE_DIR/calls"
         for m in "\\\$FAKE_DIR/crash-before-\\\$1" "\\\$FAKE_DIR/crash-before-\\\$1-\${b.version}"; do
-          if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
+          if [ -e "\\\$m" ]; then rm "\\\$m"; echo "\${b.version} \\\$1 killed the agent" >> "\\\$FAKE_DIR/calls"; kill -9 \\\$PPID; exit 137; fi
         done
         if [ -e "\\\$FAKE_DIR/term-during-\\\$1" ]; then rm "\\\$FAKE_DIR/term-during-\\\$1"; kill -TERM \\\$PPID; exit 143; fi
         case "\\\$1" in test|switch) ln -sfn \$out "\\\$FAKE_DIR/current-system"; echo \${toString b.health} > "\\\$FAKE_DIR/health";; esac
         for m in "\\\$FAKE_DIR/crash-after-\\\$1" "\\\$FAKE_DIR/crash-after-\\\$1-\${b.version}"; do
-          if [ -e "\\\$m" ]; then rm "\\\$m"; kill -9 \\\$PPID; sleep 1; fi
+          if [ -e "\\\$m" ]; then rm "\\\$m"; echo "\${b.version} \\\$1 killed the agent" >> "\\\$FAKE_DIR/calls"; kill -9 \\\$PPID; exit 137; fi
         done
         exit \${toString b.stcExit}
         EOF
@@ -58,7 +70,7 @@ write_flake() {
         /bin/cat > \$out/bin/activate <<EOF
         #!/bin/sh
         echo "profile \${b.version} activate" >> "\\\$FAKE_DIR/calls"
-        if [ -e "\\\$FAKE_DIR/crash-in-activate" ]; then rm "\\\$FAKE_DIR/crash-in-activate"; kill -9 \\\$PPID; sleep 1; exit 1; fi
+        if [ -e "\\\$FAKE_DIR/crash-in-activate" ]; then rm "\\\$FAKE_DIR/crash-in-activate"; echo "profile \${b.version} killed the agent" >> "\\\$FAKE_DIR/calls"; kill -9 \\\$PPID; exit 137; fi
         echo \${toString b.health} > "\\\$FAKE_DIR/health"
         EOF
         /bin/chmod +x \$out/bin/activate
@@ -75,7 +87,7 @@ NIX
 	git -C "$repo" add flake.nix behaviour.nix
 }
 
-# crash_wrappers: $TRASH/bin/nix kills its parent (the agent) when
+# crash_wrappers: $TRASH/bin/nix kills its parent (the agent) and stops when
 # $FAKE_DIR/crash-at-build exists, like a power cut during a build; nix-env
 # and nix-store beside it are the real ones.
 crash_wrappers() {
@@ -84,7 +96,7 @@ crash_wrappers() {
 	cat >"$TRASH/bin/nix" <<SH
 #!/bin/sh
 case " \$* " in
-*" build "*) if [ -e "$FAKE_DIR/crash-at-build" ]; then rm "$FAKE_DIR/crash-at-build"; kill -9 \$PPID; sleep 1; exit 1; fi ;;
+*" build "*) if [ -e "\$FAKE_DIR/crash-at-build" ]; then rm "\$FAKE_DIR/crash-at-build"; kill -9 \$PPID; exit 137; fi ;;
 esac
 exec $real_nix "\$@"
 SH
@@ -100,7 +112,7 @@ write_apply_config() {
 
 [nix]
 platform = ${2:-nixos}
-profile = $TRASH/profiles/system
+profile = ${PROFILES:-$TRASH/profiles}/system
 current_system = $FAKE_DIR/current-system
 ${NIX_ATTR_LINE:-}
 ${NIX_BIN_LINE:-}
@@ -108,10 +120,10 @@ ${NIX_BIN_LINE:-}
 [health]
 timeout = 3s
 interval = 1s
-url = http://127.0.0.1:$HTTP_PORT/status/health
+url = http://127.0.0.1:$HTTP_PORT/status/$HEALTH_PATH
 CONF
 }
 
 state_field() {
-	python3 -c "import json,sys; v=json.load(open('$TRASH/state/state.json')).get('$1',''); print(v if not isinstance(v,(list,dict)) else json.dumps(v))"
+	python3 -c "import json,sys; v=json.load(open('${STATE_DIR:-$TRASH/state}/state.json')).get('$1',''); print(v if not isinstance(v,(list,dict)) else json.dumps(v))"
 }

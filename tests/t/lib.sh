@@ -23,24 +23,65 @@ test_count=0
 test_failed=0
 test_skipped=0
 test_log="$TRASH/.test-log"
+test_cleanups="$TRASH/.atexit"
+test_finally="$TRASH/.when-finished"
+: >"$test_cleanups"
 
+# test_atexit CMD: CMD runs (through eval) when the script ends, whatever
+# happened, newest first. Works inside a test body, which runs in a subshell.
+test_atexit() { printf '%s\n' "$*" >>"$test_cleanups"; }
+
+# test_when_finished CMD: CMD runs right after the current test body, whether
+# it passed or not; a failing CMD fails the test.
+test_when_finished() { printf '%s\n' "$*" >>"$test_finally"; }
+
+run_cleanups() { # FILE: runs its lines newest first
+	[ -s "$1" ] || return 0
+	tac "$1" >"$1.run" && : >"$1" || return 1
+	cleanup_rc=0
+	while IFS= read -r cleanup_cmd; do
+		(eval "$cleanup_cmd") || cleanup_rc=1
+	done <"$1.run"
+	rm -f "$1.run"
+	return $cleanup_rc
+}
+
+# Ends the script: runs the cleanups, then fails it if anything it started is
+# still running (and stops that), then removes the trash directory.
 cleanup_trash() {
+	cd "$TRASH" || exit 1
+	if ! run_cleanups "$test_cleanups"; then
+		echo "# FAIL: a cleanup registered with test_atexit failed"
+		test_failed=$((test_failed + 1))
+	fi
+	cd / || exit 1
+	if left=$(python3 "$CIM_SRC/tests/leftovers.py" --kill "$TRASH" $$); then :; else
+		echo "# FAIL: processes started by this script were still running (now killed):"
+		printf '%s\n' "$left" | sed 's/^/#   /'
+		test_failed=$((test_failed + 1))
+	fi
 	if [ "$test_failed" = 0 ] && [ -z "${CIM_KEEP_TRASH:-}" ]; then
 		chmod -R u+w "$TRASH" 2>/dev/null
 		rm -rf "$TRASH"
 	else
 		echo "# trash directory kept: $TRASH"
 	fi
+	[ "$test_failed" = 0 ]
 }
-trap cleanup_trash EXIT
+trap 'cleanup_trash; exit $?' EXIT
 
 cim() { "$CIM_AGENT" "$@"; }
 
 # test_expect_success DESCRIPTION BODY: BODY runs in a subshell; its output is
-# shown (as TAP comments) only when it fails.
+# shown (as TAP comments) only when it fails. What it registered with
+# test_when_finished runs after it, pass or fail.
 test_expect_success() {
 	test_count=$((test_count + 1))
-	if (cd "$TRASH" && eval "$2") >"$test_log" 2>&1; then
+	: >"$test_finally"
+	(cd "$TRASH" && eval "$2") >"$test_log" 2>&1
+	test_rc=$?
+	(cd "$TRASH" && run_cleanups "$test_finally") >>"$test_log" 2>&1 || test_rc=1
+	if [ $test_rc = 0 ]; then
 		echo "ok $test_count - $1"
 	else
 		test_failed=$((test_failed + 1))
@@ -49,6 +90,37 @@ test_expect_success() {
 		echo "#   failed commands:"
 		printf '%s\n' "$2" | sed 's/^/#     /'
 	fi
+}
+
+# wait_for CMD...: retries CMD every 0.1 s until it succeeds, for at most
+# WAIT_FOR_SECONDS (default 60); fails saying what never happened.
+wait_for() {
+	wait_tries=0
+	while ! "$@" >/dev/null 2>&1; do
+		wait_tries=$((wait_tries + 1))
+		if [ $wait_tries -ge $((${WAIT_FOR_SECONDS:-60} * 10)) ]; then
+			echo "wait_for: '$*' never succeeded" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# free_port: a loopback TCP port that nothing listens on now.
+free_port() {
+	python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"
+}
+
+# stop_pid PID: sends SIGTERM and waits until the process is gone (SIGKILL
+# after 10 s). Safe to call for a process that has already exited.
+stop_pid() {
+	kill "$1" 2>/dev/null || return 0
+	stop_tries=0
+	while kill -0 "$1" 2>/dev/null; do
+		stop_tries=$((stop_tries + 1))
+		[ $stop_tries -lt 100 ] || kill -9 "$1" 2>/dev/null
+		sleep 0.1
+	done
 }
 
 # test_skip DESCRIPTION REASON
@@ -150,7 +222,7 @@ write_config() {
 	cat >"$1" <<CONF
 [agent]
 hostname = testhost
-state_dir = $TRASH/state
+state_dir = ${STATE_DIR:-$TRASH/state}
 
 [repo]
 url = ${REPO_URL:-$TRASH/origin}

@@ -38,13 +38,14 @@ test_expect_success 'the mirror is bare and has a ref for the tracked branch onl
 '
 
 test_expect_success 'over the git protocol only the tracked branch is downloaded' '
-	port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])") &&
-	{ git daemon --export-all --reuseaddr --listen=127.0.0.1 --port=$port --base-path="$TRASH" "$TRASH" >daemon.log 2>&1 & } &&
-	pid=$! &&
+	port=$(free_port) &&
+	{ git daemon --export-all --reuseaddr --listen=127.0.0.1 --port=$port --pid-file="$TRASH/gitd.pid" \
+		--base-path="$TRASH" "$TRASH" >daemon.log 2>&1 & } &&
+	test_when_finished "stop_pid $!" &&
 	REPO_URL="git://127.0.0.1:$port/origin" write_config daemon.conf &&
 	sed -i "s|$TRASH/state|$TRASH/state-daemon|" daemon.conf &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do cim -c daemon.conf fetch >out 2>err && break; sleep 0.3; done;
-	kill $pid;
+	wait_for test -s gitd.pid &&
+	cim -c daemon.conf fetch >out 2>err &&
 	test_grep "verdict   trusted" out &&
 	other=$(git -C origin rev-parse other) &&
 	test_must_fail git -C state-daemon/mirror.git cat-file -e "$other"
@@ -146,24 +147,14 @@ test_expect_success 'a missing branch is named' '
 '
 
 test_expect_success 'a silent server times out after fetch_timeout' '
-	python3 -c "
-import socket, time, sys
-s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(4)
-print(s.getsockname()[1], flush=True)
-conns = []
-end = time.time() + 30
-while time.time() < end:
-    s.settimeout(1)
-    try: conns.append(s.accept()[0])
-    except OSError: pass
-" >port &
-	pid=$! &&
-	while ! test -s port; do sleep 0.1; done &&
+	python3 "$TEST_DIRECTORY/silent-server.py" "$TRASH/silent.log" 30 >port &
+	test_when_finished "stop_pid $!" &&
+	wait_for test -s port &&
 	REPO_URL="http://127.0.0.1:$(cat port)/repo.git" write_config slow.conf &&
 	printf "fetch_timeout = 2s\n" >>slow.conf &&
 	start=$(date +%s) &&
-	test_expect_code 1 cim -c slow.conf fetch 2>err;
-	rc=$?; end=$(date +%s); kill $pid; test $rc = 0 &&
+	test_expect_code 1 cim -c slow.conf fetch 2>err &&
+	end=$(date +%s) &&
 	test_grep "timed out after 2s" err &&
 	test $((end - start)) -lt 10
 '

@@ -30,13 +30,12 @@ test_expect_success 'setup: an sshd on loopback serving a signed repository' '
 	LogLevel ERROR
 	CONF
 	"$SSHD" -f "$TRASH/sshd_config" -E "$TRASH/sshd.log" &&
-	for i in $(seq 50); do test -s sshd.pid && break; sleep 0.1; done &&
-	test -s sshd.pid &&
+	wait_for test -s sshd.pid &&
+	test_atexit "stop_pid $(cat sshd.pid)" &&
 	printf "[127.0.0.1]:%s %s\n" $port "$(cut -d" " -f1,2 keys/sshd_host.pub)" >known_hosts &&
 	REPO_URL="ssh://$(id -un)@127.0.0.1:$port$TRASH/origin" write_config agent.conf &&
 	printf "ssh_key = $TRASH/keys/deploy\nknown_hosts = $TRASH/known_hosts\n" >>agent.conf
 '
-trap 'kill $(cat "$TRASH/sshd.pid" 2>/dev/null) 2>/dev/null; cleanup_trash' EXIT
 
 test_expect_success 'a deploy key and a matching known_hosts entry fetch and verify' '
 	cim -c agent.conf fetch >out 2>err &&

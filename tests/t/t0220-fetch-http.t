@@ -8,12 +8,11 @@ test_expect_success 'setup: a token-protected smart-HTTP server with a signed re
 	mkdir srv && make_repo srv/fleet && signed_commit srv/fleet ada "first" &&
 	printf "s3cret-token\n" >token && chmod 600 token &&
 	{ python3 "$TEST_DIRECTORY/git-http.py" "$TRASH/srv" "$TRASH/token" 300 >port & } &&
-	echo $! >httpd.pid &&
-	while ! test -s port; do sleep 0.05; done &&
+	test_atexit "stop_pid $!" &&
+	wait_for test -s port &&
 	REPO_URL="http://127.0.0.1:$(cat port)/fleet" write_config agent.conf &&
 	printf "token_file = $TRASH/token\n" >>agent.conf
 '
-trap 'kill $(cat "$TRASH/httpd.pid" 2>/dev/null) 2>/dev/null; cleanup_trash' EXIT
 
 test_expect_success 'the token from token_file authenticates the fetch' '
 	cim -c agent.conf fetch >out 2>err &&
@@ -49,11 +48,10 @@ test_expect_success 'a missing token file is named' '
 
 test_expect_success 'the token is never sent over plain http to another host' '
 	{ BIND=127.0.0.2 python3 "$TEST_DIRECTORY/git-http.py" "$TRASH/srv" "$TRASH/token" 60 >port2 & } &&
-	pid=$! &&
-	while ! test -s port2; do sleep 0.05; done &&
+	test_when_finished "stop_pid $!" &&
+	wait_for test -s port2 &&
 	sed "s|^url = .*|url = http://127.0.0.2:$(cat port2)/fleet|" agent.conf >remote.conf &&
-	test_expect_code 1 cim -c remote.conf fetch 2>err;
-	rc=$?; kill $pid; test $rc = 0 &&
+	test_expect_code 1 cim -c remote.conf fetch 2>err &&
 	test_grep "refusing to send the token over plain http" err
 '
 

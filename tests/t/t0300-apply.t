@@ -4,7 +4,6 @@ test_description='the deployment cycle: build, activate, health-check, commit or
 . "$TEST_DIRECTORY/lib-nix.sh"
 
 start_httpd
-trap 'stop_httpd; cleanup_trash' EXIT
 
 current() { readlink "$FAKE_DIR/current-system"; }
 profile() { readlink -f "$TRASH/profiles/system"; }
@@ -123,11 +122,11 @@ test_expect_success 'cim-agent rollback re-activates the last known-good system 
 '
 
 test_expect_success 'the lock refuses a second cycle' '
-	flock state/lock sleep 3 &
-	sleep 0.5 &&
+	{ python3 -c "import fcntl, time; f = open(\"state/lock\", \"a\"); fcntl.flock(f, fcntl.LOCK_EX); open(\"locked\", \"w\"); time.sleep(60)" & } &&
+	test_when_finished "stop_pid $!" &&
+	wait_for test -e locked &&
 	test_expect_code 1 cim -c agent.conf once 2>err &&
-	test_grep "another cim-agent cycle is running" err &&
-	wait
+	test_grep "another cim-agent cycle is running" err
 '
 
 test_expect_success 'mode = build builds and reports but never activates' '

@@ -146,7 +146,7 @@ test_expect_success 'through a pipe, truncation is detected; only whole authenti
 '
 
 test_expect_success 'an identity file may hold comments and several keys' '
-	{ echo "# two keys"; grep -v "^#" id2; echo; grep -v "^#" id1; } >both &&
+	{ echo "# two keys" && grep -v "^#" id2 && echo && grep -v "^#" id1; } >both &&
 	cim secrets decrypt -i both x13.age | cmp - p13
 '
 

@@ -49,6 +49,7 @@ refused() {
 }
 
 test_expect_success 'setup: host key, secrets and manifest' '
+	test_when_finished config &&
 	make_key host && make_key other &&
 	secret db "db-password-1" &&
 	secret api "api-token" &&
@@ -68,8 +69,7 @@ test_expect_success 'setup: host key, secrets and manifest' '
 	file = secrets/api.age
 	hosts = web-*, proxy1
 	EOF
-	cp repo/secrets/secrets.conf manifest.saved &&
-	config
+	cp repo/secrets/secrets.conf manifest.saved
 '
 
 test_expect_success 'install decrypts the host secrets into generation 1' '
@@ -115,11 +115,11 @@ test_expect_success 'commit keeps only the current generation' '
 '
 
 test_expect_success 'the hosts patterns select secrets' '
+	test_when_finished config &&
 	sed -i "s/^hostname = .*/hostname = web-7/" agent.conf &&
 	install 2>err &&
 	test_grep "installed 3 secrets for web-7" err &&
-	test "$(cat "$RUN/web-only")" = "api-token" &&
-	config
+	test "$(cat "$RUN/web-only")" = "api-token"
 '
 
 test_expect_success 'an absolute path under the secrets directory is accepted' '
@@ -192,37 +192,37 @@ test_expect_success 'a manifest error names the line and the key' '
 '
 
 test_expect_success 'a persistent directory is refused unless allow_persistent = yes' '
+	test_when_finished config &&
 	reset &&
 	sed -i "s/^allow_persistent = yes/allow_persistent = no/" agent.conf &&
-	refused "is not on tmpfs or ramfs; refusing to write secrets to persistent storage" &&
-	config
+	refused "is not on tmpfs or ramfs; refusing to write secrets to persistent storage"
 '
 
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	test_expect_success 'a directory on tmpfs is accepted without allow_persistent' '
+		test_when_finished config &&
 		reset &&
 		shm=$(mktemp -d /dev/shm/cim-t0410.XXXXXX) &&
+		test_when_finished "rm -rf $shm" &&
 		sed -i "s|^dir = .*|dir = $shm/secrets|; s/^allow_persistent = yes/allow_persistent = no/" agent.conf &&
-		install 2>err; rc=$?
-		test "$(cat "$shm/secrets/db" 2>/dev/null)" = "db-password-2"; ok=$?
-		rm -rf "$shm"
-		config
-		test $rc = 0 && test $ok = 0
+		install 2>err &&
+		test "$(cat "$shm/secrets/db")" = "db-password-2"
 	'
 else
 	test_skip 'a directory on tmpfs is accepted without allow_persistent' '/dev/shm is not tmpfs'
 fi
 
 test_expect_success 'a real directory in the place of the symlink is not replaced' '
+	test_when_finished config &&
 	reset &&
 	sed -i "s|^dir = .*|dir = $TRASH/plain/secrets|" agent.conf &&
 	mkdir -p plain/secrets &&
 	test_expect_code 1 install 2>err &&
-	test_grep "exists and is not a symlink" err &&
-	config
+	test_grep "exists and is not a symlink" err
 '
 
 test_expect_success 'rollback past the first generation removes the symlink' '
+	test_when_finished config &&
 	reset &&
 	sed -i "s|^dir = .*|dir = $TRASH/fresh/secrets|" agent.conf &&
 	install 2>err &&
@@ -230,8 +230,7 @@ test_expect_success 'rollback past the first generation removes the symlink' '
 	test_grep "no older generation" err &&
 	test ! -e fresh/secrets && test ! -L fresh/secrets &&
 	test_expect_code 1 cim -c agent.conf secrets rollback 2>err &&
-	test_grep "nothing to roll back" err &&
-	config
+	test_grep "nothing to roll back" err
 '
 
 test_expect_success 'install needs --repo' '

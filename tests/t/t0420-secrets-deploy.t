@@ -4,7 +4,6 @@ test_description='secrets in the cycle: decrypted before activation, rolled back
 . "$TEST_DIRECTORY/lib-nix.sh"
 
 start_httpd
-trap 'stop_httpd; cleanup_trash' EXIT
 
 SECRETS="$TRASH/run/cim-agent/secrets"
 current() { readlink "$FAKE_DIR/current-system"; }

@@ -7,15 +7,11 @@ test_description='reporting: the signed state webhook and its outbox, the metric
 # can stop or restart it.
 receiver_start() {
 	rm -f "$TRASH/httpd.port"
-	start_httpd
+	start_httpd &&
 	echo "$HTTPD_PID" >"$TRASH/httpd.pid"
 }
-receiver_stop() {
-	kill "$(cat "$TRASH/httpd.pid")" 2>/dev/null
-	while kill -0 "$(cat "$TRASH/httpd.pid")" 2>/dev/null; do sleep 0.05; done
-}
+receiver_stop() { stop_pid "$(cat "$TRASH/httpd.pid")"; }
 receiver_start
-trap 'receiver_stop; cleanup_trash' EXIT
 
 # The receiver's port changes when it restarts: the config follows it.
 write_report_config() {

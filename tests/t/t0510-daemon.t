@@ -4,17 +4,19 @@ test_description='the daemon: systemd notifications, signals, status and history
 . "$TEST_DIRECTORY/lib-nix.sh"
 
 start_httpd
-DAEMON=
-trap 'stop_httpd; [ -n "$DAEMON" ] && kill $DAEMON 2>/dev/null; cleanup_trash' EXIT
 
-# wait_for CMD...: retries CMD for up to 60 s.
-wait_for() {
-	i=0
-	while ! "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 600 ] || { echo "wait_for: '$*' never succeeded" >&2; return 1; }
-		sleep 0.1
-	done
+# start_daemon CONF: cim-agent run in the background, its log in daemon.log and
+# its pid in DAEMON; stopped when the test ends, whatever happened.
+start_daemon() {
+	{ "$CIM_AGENT" -c "$1" run 2>daemon.log & } &&
+	DAEMON=$! &&
+	test_when_finished "stop_pid $DAEMON"
+}
+
+# stop_daemon: SIGTERM, and the daemon must exit 0 on it.
+stop_daemon() {
+	kill -TERM $DAEMON &&
+	wait $DAEMON
 }
 phase_is() { test "$(state_field phase)" = "$1"; }
 deployed_is() { test "$(state_field deployed)" = "$1"; }
@@ -41,12 +43,11 @@ test_expect_success 'under a notify socket the daemon sends READY, STATUS and WA
 	python3 "$TEST_DIRECTORY/notify-listener.py" "$TRASH/notify.sock" notify.log 60 &
 	listener=$! &&
 	wait_for grep -q listening notify.log &&
-	{ NOTIFY_SOCKET="$TRASH/notify.sock" WATCHDOG_USEC=400000 "$CIM_AGENT" -c agent.conf run 2>daemon.log & } &&
-	DAEMON=$! &&
+	test_when_finished "stop_pid $listener" &&
+	NOTIFY_SOCKET="$TRASH/notify.sock" WATCHDOG_USEC=400000 start_daemon agent.conf &&
 	wait_for deployed_is "$(git -C origin rev-parse main)" &&
 	wait_for grep -q "^WATCHDOG=1$" notify.log &&
-	kill -TERM $DAEMON && wait $DAEMON; DAEMON= &&
-	kill $listener &&
+	stop_daemon &&
 	test_grep "^READY=1|STATUS=" notify.log &&
 	test_grep "^STATUS=checking health" notify.log &&
 	test_grep "^STATUS=deployed; next poll in 1s$" notify.log &&
@@ -84,8 +85,7 @@ import json; p=\"state/state.json\"; d=json.load(open(p)); d[\"last_cycle_at\"]-
 
 test_expect_success 'SIGHUP with a broken config keeps the old one and keeps polling' '
 	cp agent.conf good.conf &&
-	{ "$CIM_AGENT" -c agent.conf run 2>daemon.log & } &&
-	DAEMON=$! &&
+	start_daemon agent.conf &&
 	wait_for grep -q "fetching main" daemon.log &&
 	printf "[repo]\nnonsense = 1\n" >>agent.conf &&
 	kill -HUP $DAEMON &&
@@ -97,7 +97,7 @@ test_expect_success 'SIGHUP with a broken config keeps the old one and keeps pol
 	cp good.conf agent.conf &&
 	kill -HUP $DAEMON &&
 	wait_for grep -q "configuration reloaded" daemon.log &&
-	kill -TERM $DAEMON && wait $DAEMON; DAEMON=
+	stop_daemon
 '
 
 test_expect_success 'SIGTERM during a build stops after it and leaves a resumable state' '
@@ -110,10 +110,9 @@ test_expect_success 'SIGTERM during a build stops after it and leaves a resumabl
 	chmod +x "$TRASH/bin/slow-nix" &&
 	ln -sf "$(command -v nix-env)" "$TRASH/bin/nix-env" &&
 	sed "s|^nix = .*|nix = $TRASH/bin/slow-nix|" agent.conf >slow.conf &&
-	{ "$CIM_AGENT" -c slow.conf run 2>daemon.log & } &&
-	DAEMON=$! &&
+	start_daemon slow.conf &&
 	wait_for phase_is build &&
-	kill -TERM $DAEMON && wait $DAEMON; DAEMON= &&
+	stop_daemon &&
 	test_grep "stopped before" daemon.log &&
 	phase_is build &&
 	cim -c agent.conf once >out 2>err &&
@@ -124,9 +123,8 @@ test_expect_success 'SIGTERM during a build stops after it and leaves a resumabl
 test_expect_success 'a SIGTERM that also hits the activation stops the daemon without blaming the commit' '
 	write_flake origin 4 && signed_commit origin ada "version 4" &&
 	touch "$FAKE_DIR/term-during-test" &&
-	{ "$CIM_AGENT" -c agent.conf run 2>daemon.log & } &&
-	DAEMON=$! &&
-	wait $DAEMON; DAEMON= &&
+	start_daemon agent.conf &&
+	wait $DAEMON &&
 	test_grep "stopped before the activation finished" daemon.log &&
 	phase_is activate &&
 	! state_field failed_commits | grep -q "$(git -C origin rev-parse main)" &&
@@ -138,28 +136,17 @@ test_expect_success 'a SIGTERM that also hits the activation stops the daemon wi
 '
 
 test_expect_success 'signals arriving during a fetch do not break it' '
-	python3 -c "
-import socket, time
-s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(4)
-print(s.getsockname()[1], flush=True)
-conns = []
-end = time.time() + 40
-while time.time() < end:
-    s.settimeout(1)
-    try: conns.append(s.accept()[0])
-    except OSError: pass
-" >silent.port &
-	silent=$! &&
-	while ! test -s silent.port; do sleep 0.1; done &&
+	python3 "$TEST_DIRECTORY/silent-server.py" "$TRASH/silent.log" 40 >silent.port &
+	test_when_finished "stop_pid $!" &&
+	wait_for test -s silent.port &&
 	sed "s|^url = .*|url = http://127.0.0.1:$(cat silent.port)/repo.git|; s|$TRASH/state|$TRASH/state-silent|" agent.conf >silent.conf &&
 	sed -i "s|^branch = main|branch = main\nfetch_timeout = 3s|" silent.conf &&
-	{ "$CIM_AGENT" -c silent.conf run 2>daemon.log & } &&
-	DAEMON=$! &&
+	start_daemon silent.conf &&
 	wait_for grep -q "fetching main" daemon.log &&
-	sleep 0.5 && kill -HUP $DAEMON && kill -USR1 $DAEMON &&
+	wait_for test -s silent.log &&
+	kill -HUP $DAEMON && kill -USR1 $DAEMON &&
 	wait_for grep -q "timed out after 3s" daemon.log &&
-	kill -TERM $DAEMON && wait $DAEMON; DAEMON= &&
-	kill $silent &&
+	stop_daemon &&
 	test_grep_not "Interrupted system call" daemon.log &&
 	test_grep "configuration reloaded" daemon.log
 '
