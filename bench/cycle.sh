@@ -3,9 +3,7 @@
 # time minus what nix and the activation took), and a whole no-change cycle.
 . "$(dirname "$0")/lib.sh"
 N=${N:-20}
-. "$(cd "$(dirname "$0")/.." && pwd)/tests/lib/nix-env.sh"
 cd "$BENCH"
-nix_env_setup "$BENCH/nix-conf"
 SYSTEM="$(uname -m)-linux"
 ssh-keygen -q -t ed25519 -N '' -f key
 printf 'bench@example.com %s\n' "$(cut -d' ' -f1,2 key.pub)" >allowed_signers

@@ -7,6 +7,9 @@ export HOME="$BENCH/home" GIT_CONFIG_NOSYSTEM=1 LC_ALL=C
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 mkdir -p "$HOME"
+# nix reads the benchmarks' own configuration, never the machine's.
+. "$(cd "$(dirname "$0")/.." && pwd)/tests/lib/nix-env.sh"
+nix_env_setup "$BENCH/nix-conf"
 
 now_ns() { date +%s%N; }
 
