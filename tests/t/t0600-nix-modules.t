@@ -394,7 +394,7 @@ test_expect_success 'the lib is found beside the source, else in $NIXPKGS_LIB, e
 	test_grep "\"path\":\"$NIXPKGS_LIB\",\"source\":\"\$NIXPKGS_LIB\"" found &&
 	mkdir -p outside/shared/nixpkgs-lib &&
 	ln -s "$NIXPKGS_LIB" outside/shared/nixpkgs-lib/lib &&
-	NIXPKGS_LIB=/nowhere find_lib >found &&
+	NIXPKGS_LIB="$TRASH/outside/channel/lib" find_lib >found &&
 	test_grep "\"path\":\"$TRASH/outside/shared/nixpkgs-lib/lib\",\"source\":\"../shared/nixpkgs-lib/lib\"" found
 '
 
