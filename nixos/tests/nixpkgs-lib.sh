@@ -6,6 +6,6 @@
 # is the caller's own (tests/t/lib.sh clears it for the tests' nix).
 nixpkgs_lib_find() {
 	NIX_PATH=$1 nix-instantiate --eval --json -E "
-		let f = import $CIM_SRC/nixos/tests/nixpkgs-lib.nix;
+		let f = import (/. + \"$CIM_SRC/nixos/tests/nixpkgs-lib.nix\");
 		in if f.path != null then f.path else \"!\" + f.reason" | sed 's/^"//; s/"$//'
 }
