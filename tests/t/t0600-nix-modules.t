@@ -53,7 +53,7 @@ case $lib_found in
 	;;
 esac
 export NIXPKGS_LIB="$lib_found"
-echo "# nixpkgs lib: $(nix eval --raw -f "$EVAL" lib.path) ($(nix eval --raw -f "$EVAL" lib.source)), version $(nix eval --raw -f "$EVAL" lib.version)"
+echo "# nixpkgs lib: $(nix eval --raw -f "$EVAL" lib.path) ($(nix eval --raw -f "$EVAL" lib.source)), version $(nix eval --raw -f "$EVAL" lib.version), NAR hash $(nix hash path "$NIXPKGS_LIB/")"
 
 test_expect_success 'the NixOS module declares its options' '
 	nixeval raw options >options &&
