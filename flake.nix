@@ -1,8 +1,8 @@
 {
   description = "cim-agent: a GitOps sync agent for Nix hosts";
 
-  # The only input. flake.lock is not committed yet: it can only be produced
-  # with network access (see nixos/README.md).
+  # The only input. flake.lock pins it by revision, without a narHash (see
+  # "The flake.lock" in nixos/README.md for what is and is not verified).
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
   outputs =

@@ -6,7 +6,16 @@
 # be set; the ones below are typed and documented. A typed key left null is not
 # written, and the agent's built-in default (named in its description) applies,
 # so the defaults live in one place, the agent's key table (agent/config.c).
-# Booleans are written yes/no, lists as the same key on several lines.
+# Booleans are written yes/no, lists as the same key on several lines; a list
+# key also takes a single string.
+#
+# Each thing is given one way: the host name through `hostname`, the allowed
+# signers through `allowedSigners`; settings.agent.hostname and
+# settings.repo.allowed_signers are written from them and cannot be set.
+#
+# With checkConfig (the default), `cim-agent check-config` reads the rendered
+# file while the system is built, so a typo in a key that settings does not
+# declare fails `nixos-rebuild` rather than the service.
 #
 # agent.conf lands in the world-readable Nix store: it holds the *paths* of
 # secret files (token, deploy key, HMAC key, NATS credentials), never their
@@ -22,12 +31,12 @@ let
     mkOption
     mkEnableOption
     mkIf
-    mkDefault
     types
     literalExpression
     ;
 
   cfg = config.services.cim-agent;
+  allowedSignersLine = import ./allowed-signers.nix { inherit lib; };
 
   settingsFormat = pkgs.formats.ini {
     listsAsDuplicateKeys = true;
@@ -49,11 +58,14 @@ let
         description
         + lib.optionalString (agentDefault != null) " Unset (null): the agent's default, `${agentDefault}`.";
     };
+  # A list that also takes one element alone: "x" means [ "x" ].
+  listOrOne = type: types.coercedTo types.str lib.singleton (types.listOf type);
+
   # A repeatable key: a list, written as one line per element.
   listKey =
     type: agentDefault: description:
     mkOption {
-      type = types.listOf type;
+      type = listOrOne type;
       default = [ ];
       description =
         description
@@ -103,9 +115,37 @@ let
   );
 
   configFile = settingsFormat.generate "cim-agent.conf" rendered;
+  # The file the host gets: configFile once the agent has read it. Today the
+  # agent's check-config only parses; should it come to look at the files the
+  # configuration names too, this is the place for its syntax-only flag,
+  # since /run/keys and the like do not exist while the system is built.
+  checkedConfigFile =
+    if !cfg.checkConfig then
+      configFile
+    else
+      pkgs.runCommand "cim-agent.conf"
+        {
+          preferLocalBuild = true;
+          passthru.unchecked = configFile;
+        }
+        ''
+          ${lib.getExe' cfg.package "cim-agent"} -c ${configFile} check-config >/dev/null
+          cp ${configFile} "$out"
+        '';
   signersFile = pkgs.writeText "cim-agent-allowed-signers" (
     lib.concatStringsSep "\n" cfg.allowedSigners + "\n"
   );
+  # The one value a key gets from the option that gives it; setting the key as
+  # well is refused by the module system (readOnly).
+  derivedKey =
+    type: value: text: description:
+    mkOption {
+      type = types.nullOr type;
+      readOnly = true;
+      default = value;
+      defaultText = literalExpression text;
+      inherit description;
+    };
 
   fleet = cfg.settings.fleet;
   fleetUsed = builtins.any (n: fleet.${n} != null && fleet.${n} != [ ]) (
@@ -132,29 +172,58 @@ in
         if h == null || h == "" then null else h;
       defaultText = literalExpression "config.networking.hostName";
       description = ''
-        The name this host has in the repository (written as `[agent] hostname`).
-        null: the agent asks the system for its host name.
+        The name this host has in the repository (written as `[agent] hostname`;
+        the one place to set it). null: the agent asks the system for its host
+        name.
       '';
     };
 
     allowedSigners = mkOption {
-      type = types.listOf types.str;
+      type = listOrOne allowedSignersLine;
       default = [ ];
       example = [ "ada@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI..." ];
       description = ''
         Lines of an OpenSSH allowed_signers file: the keys whose signatures on a
-        commit the agent accepts. Written to a file in the store that
-        `settings.repo.allowed_signers` points at. Give either this or
-        `settings.repo.allowed_signers`.
+        commit the agent accepts, each as `principal key-type base64-key`
+        (options such as `namespaces="git"` may come between the principal and
+        the key type). They are checked when the configuration is evaluated:
+        an authorized_keys line (a `.pub` file, which has no principal) is
+        refused with a message. Blank lines and `#` comments are allowed, so
+        `lib.splitString "\n" (builtins.readFile ./allowed_signers)` works.
+        The lines are public keys and go to a file in the store, which
+        `settings.repo.allowed_signers` points at; this is the only way to give
+        the signers.
+
+        The principal must be the committer's e-mail address (`git config
+        user.email` of whoever signs): the agent accepts a commit only when a
+        line whose principal matches the committer signed it. That is stricter
+        than `git verify-commit`, which never compares the two; it stops the
+        holder of one allowed key from committing in the name of another
+        signer. A mismatch is refused with "key SHA256:... is allowed for
+        principals 'ada@example.com' (line 1), not for 'ada@laptop.local'";
+        the fix is a line with the committer's address as its principal, or
+        committing with the `user.email` that the line names.
+      '';
+    };
+
+    checkConfig = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Whether `cim-agent check-config` reads the rendered agent.conf while the
+        system is built, so that a key the agent does not know (a typo in
+        `settings`) fails the build instead of the service. It runs the
+        package's binary on the build machine: turn it off when that machine
+        cannot run it (cross-compiling).
       '';
     };
 
     configFile = mkOption {
       type = types.package;
       readOnly = true;
-      default = configFile;
+      default = checkedConfigFile;
       defaultText = literalExpression "the rendered settings";
-      description = "The rendered agent.conf, linked to /etc/cim-agent/agent.conf.";
+      description = "The rendered agent.conf (checked by the agent when `checkConfig` is on), linked to /etc/cim-agent/agent.conf.";
     };
 
     settings = mkOption {
@@ -174,7 +243,9 @@ in
         freeformType = settingsFormat.type;
         options = {
           agent = {
-            hostname = key types.str null "The host's name in the repository; set from `services.cim-agent.hostname`.";
+            hostname =
+              derivedKey types.str cfg.hostname "config.services.cim-agent.hostname"
+                "The host's name in the repository: `services.cim-agent.hostname`, which is the place to set it.";
             state_dir = mkOption {
               type = absPath;
               default = "/var/lib/cim-agent";
@@ -191,7 +262,10 @@ in
           repo = {
             url = key types.str null "The Git repository to follow (https://, ssh:// or a path). Required. Put no credentials in it: it is stored in the Nix store; use token_file or ssh_key.";
             branch = key types.str "main" "The branch to follow.";
-            allowed_signers = key absPath null "Path of the allowed_signers file; set from `services.cim-agent.allowedSigners` when that is given.";
+            allowed_signers =
+              derivedKey absPath (if cfg.allowedSigners != [ ] then "${signersFile}" else null)
+                "the file holding services.cim-agent.allowedSigners"
+                "Path of the allowed_signers file, written from `services.cim-agent.allowedSigners`, which is the place to give the signers.";
             verify = key (types.enum [
               "tip"
               "all"
@@ -250,12 +324,7 @@ in
   };
 
   config = mkIf cfg.enable {
-    services.cim-agent.settings = {
-      agent.hostname = mkDefault cfg.hostname;
-      repo.allowed_signers = mkIf (cfg.allowedSigners != [ ]) (mkDefault "${signersFile}");
-    };
-
-    environment.etc."cim-agent/agent.conf".source = configFile;
+    environment.etc."cim-agent/agent.conf".source = checkedConfigFile;
     environment.systemPackages = [ cfg.package ];
 
     assertions =
@@ -266,7 +335,7 @@ in
         }
         {
           assertion = cfg.settings.repo.allowed_signers != null;
-          message = "services.cim-agent: no allowed signers; set services.cim-agent.allowedSigners (allowed_signers lines) or settings.repo.allowed_signers (a path). The agent deploys only commits signed by these keys.";
+          message = "services.cim-agent: no allowed signers; set services.cim-agent.allowedSigners to allowed_signers lines (\"ada@example.com ssh-ed25519 AAAA...\"). The agent deploys only commits signed by these keys.";
         }
         {
           assertion = !fleetUsed || fleet.nats_url != null;

@@ -1,14 +1,25 @@
-# Evaluates nixos/module.nix and nixos/darwin.nix without nixpkgs, through the
-# stand-in lib and pkgs of nixos/lib-stub, for tests/t/t0600-nix-modules.t:
+# Evaluates nixos/module.nix and nixos/darwin.nix with the real nixpkgs lib
+# (lib.evalModules, its types and merging, as NixOS and nix-darwin use them)
+# for tests/t/t0600-nix-modules.t. nixpkgs itself is not needed: the NixOS and
+# nix-darwin options the modules set are declared in ./stubs with the real
+# lib.mkOption, and ./stubs/pkgs.nix stands in for the few packages used.
 #
 #   nix eval --raw -f nixos/tests/eval.nix core.conf      # rendered agent.conf
 #   nix eval --json -f nixos/tests/eval.nix core.service  # systemd service
 #   nix eval --raw -f nixos/tests/eval.nix failures.noUrl # assertion messages
+#   nix-build nixos/tests/eval.nix -A build.core --argstr cimAgent "$PWD/build/release/cim-agent"
 #
-# An option that does not exist, a value of the wrong type or a misspelt
-# attribute in the modules makes the evaluation fail.
+# The lib is found as nixos/tests/nixpkgs-lib.nix says; --argstr nixpkgsLib
+# DIR gives another. cimAgent is a built agent binary, for the build.* outputs.
+{
+  nixpkgsLib ? null,
+  cimAgent ? null,
+}:
 let
-  lib = import ../lib-stub/lib.nix;
+  found = if nixpkgsLib != null then { path = nixpkgsLib; source = "--argstr nixpkgsLib"; } else import ./nixpkgs-lib.nix;
+  lib = if found.path != null then import found.path else throw found.reason;
+
+  stubPkgs = system: import ./stubs/pkgs.nix { inherit lib system; };
 
   eval =
     {
@@ -21,18 +32,18 @@ let
       modules = [
         base
         module
-        { config = cfg; }
+        cfg
       ];
-      specialArgs.pkgs = import ../lib-stub/pkgs.nix { inherit lib system; };
+      specialArgs.pkgs = stubPkgs system;
     };
   evalNixos = eval {
     system = "x86_64-linux";
-    base = ../lib-stub/nixos-base.nix;
+    base = ./stubs/nixos.nix;
     module = ../module.nix;
   };
   evalDarwin = eval {
     system = "aarch64-darwin";
-    base = ../lib-stub/darwin-base.nix;
+    base = ./stubs/nix-darwin.nix;
     module = ../darwin.nix;
   };
 
@@ -112,12 +123,15 @@ let
     };
   };
 
-  withSettings =
-    base: settings:
-    lib.mkMerge [
+  # base plus one more module: definitions merge as in a real configuration.
+  with' = base: more: {
+    imports = [
       base
-      { services.cim-agent.settings = settings; }
+      more
     ];
+  };
+  withSettings = base: settings: with' base { services.cim-agent.settings = settings; };
+  withAgent = base: agent: with' base { services.cim-agent = agent; };
 
   badConfigs = {
     noUrl = {
@@ -142,28 +156,52 @@ let
   # Definitions that must not evaluate at all; each is coreConfig (which
   # evaluates) with one mistake.
   mustFail = {
-    unknownOption = lib.mkMerge [
-      coreConfig
-      { services.cim-agent.allowedSigner = signers; }
-    ];
-    unknownTopLevel = lib.mkMerge [
-      coreConfig
-      { services.cim-agnet.enable = true; }
-    ];
+    unknownOption = withAgent coreConfig { allowedSigner = signers; };
+    unknownTopLevel = with' coreConfig { services.cim-agnet.enable = true; };
     badEnum = withSettings coreConfig { agent.mode = "swtich"; };
     relativePath = withSettings coreConfig { repo.token_file = "keys/token"; };
     pathLiteral = withSettings coreConfig { repo.token_file = ./eval.nix; };
     badDuration = withSettings coreConfig { repo.fetch_timeout = "2 minutes"; };
   };
 
+  # More that must not evaluate, for the message the evaluation stops with
+  # (t0600 reads it from nix's stderr): `errors.NAME` fails, or is "ACCEPTED".
+  errorConfigs = {
+    # The real lib's type check and its wording.
+    jitterNotADuration = withSettings coreConfig { agent.poll_jitter = true; };
+    # Two plain definitions of one value, as a second module would make.
+    conflictingBranch = withSettings coreConfig { repo.branch = "main"; };
+    # A systemd option of the wrong type in the stubbed NixOS options.
+    restartIfChangedNotBool = with' coreConfig { systemd.services.cim-agent.restartIfChanged = "no"; };
+    serviceTypeTypo = with' coreConfig { systemd.services.cim-agent.serviceConfig.Type = lib.mkForce "notfiy"; };
+    # Given through their one option, the host name and signers are refused here.
+    settingsHostname = withSettings coreConfig { agent.hostname = "web9"; };
+    settingsSigners = withSettings coreConfig { repo.allowed_signers = "/etc/cim-agent/allowed_signers"; };
+    # allowed_signers lines that the agent would refuse.
+    authorizedKeysLine = withAgent coreConfig {
+      allowedSigners = lib.mkForce [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ada@laptop" ];
+    };
+    signerWithoutKey = withAgent coreConfig { allowedSigners = [ "bob@example.com ssh-ed25519" ]; };
+    signerWithoutType = withAgent coreConfig { allowedSigners = [ "bob@example.com AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkV" ]; };
+    signerTypeMismatch = withAgent coreConfig {
+      allowedSigners = [ "bob@example.com ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" ];
+    };
+    signerNotBase64 = withAgent coreConfig { allowedSigners = [ "bob@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5!!" ]; };
+    signerTwoLines = withAgent coreConfig { allowedSigners = [ (lib.concatStringsSep "\n" signers + "\n" + lib.head signers) ]; };
+  };
+
   summary =
     result:
     let
       c = result.config;
+      source = c.environment.etc."cim-agent/agent.conf".source;
     in
     {
-      conf = c.environment.etc."cim-agent/agent.conf".source.text;
+      # The text the module rendered, before the agent checks it.
+      conf = (source.unchecked or source).text;
       signersPath = toString c.services.cim-agent.settings.repo.allowed_signers;
+      # The lines written to the allowed_signers file, as the type left them.
+      signers = lib.concatStringsSep "\n" c.services.cim-agent.allowedSigners;
       failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
       systemPackages = map (p: p.name) c.environment.systemPackages;
     };
@@ -202,7 +240,7 @@ let
   packageFor =
     system:
     let
-      a = (import ../lib-stub/pkgs.nix { inherit lib system; }).cim-agent.args;
+      a = (stubPkgs system).cim-agent.args;
     in
     {
       inherit (a) pname version makeFlags doCheck;
@@ -210,7 +248,7 @@ let
       nativeBuildInputs = map (p: p.name) a.nativeBuildInputs;
     };
 
-  # The flake's outputs, with a fake nixpkgs input.
+  # The flake's outputs, with a stand-in nixpkgs input around the real lib.
   flake =
     let
       systems = [
@@ -221,19 +259,23 @@ let
       ];
       nixpkgs = {
         inherit lib;
-        legacyPackages = lib.genAttrs systems (system: import ../lib-stub/pkgs.nix { inherit lib system; });
+        legacyPackages = lib.genAttrs systems stubPkgs;
       };
       outputs = (import ../../flake.nix).outputs {
         self = outputs;
         inherit nixpkgs;
       };
       names = set: lib.concatStringsSep " " (builtins.attrNames set);
+      lock = lib.importJSON ../../flake.lock;
     in
     {
       inputs = names (import ../../flake.nix).inputs;
       outputs = names outputs;
       modules = "${toString outputs.nixosModules.default} ${toString outputs.darwinModules.default}";
       overlay = (outputs.overlays.default nixpkgs.legacyPackages.x86_64-linux { }).cim-agent.name;
+      lockedInputs = names lock.nodes.${lock.root}.inputs;
+      locked = lock.nodes.nixpkgs.locked;
+      lockedOriginal = lock.nodes.nixpkgs.original;
     }
     // lib.genAttrs systems (system: {
       packages = names outputs.packages.${system};
@@ -250,6 +292,28 @@ let
       r = builtins.tryEval (builtins.deepSeq (nixosSummary cfg) true);
     in
     !r.success;
+
+  # Configurations whose system is built (nix-build), with the agent binary
+  # given as cimAgent in place of the package, which would need nixpkgs.
+  prebuilt =
+    let
+      pkgs = stubPkgs builtins.currentSystem;
+      bin = builtins.path {
+        path = /. + cimAgent;
+        name = "cim-agent-bin";
+      };
+    in
+    if cimAgent == null then
+      throw "build.* needs --argstr cimAgent PATH-OF-A-BUILT-cim-agent"
+    else
+      pkgs.runCommand "cim-agent-0.1.0" { } ''
+        mkdir -p "$out/bin"
+        cp ${bin} "$out/bin/cim-agent"
+      '';
+  docOptions = builtins.filter (o: lib.hasPrefix "services.cim-agent" o.name && o.visible && !o.internal) (
+    lib.optionAttrSetToDocList (evalNixos coreConfig).options
+  );
+  etcOf = cfg: (evalNixos (withAgent cfg { package = prebuilt; })).config.system.build.etc;
 in
 {
   inherit core full darwin flake;
@@ -258,15 +322,21 @@ in
     darwin = packageFor "aarch64-darwin";
   };
 
+  # Which lib this is: t0600 prints it.
+  lib = {
+    inherit (found) path source;
+    inherit (lib) version;
+  };
+
   # The VM test's host node, through the harness: its agent.conf and the
   # assertions that would fail (none).
   vm =
     let
-      pkgs = import ../lib-stub/pkgs.nix { inherit lib; };
+      pkgs = stubPkgs "x86_64-linux";
       test = import ./vm.nix { inherit pkgs; };
       r = lib.evalModules {
         modules = [
-          ../lib-stub/nixos-base.nix
+          ./stubs/nixos.nix
           test.test.nodes.host
         ];
         specialArgs.pkgs = pkgs;
@@ -274,11 +344,17 @@ in
     in
     summary r // { nodes = lib.concatStringsSep " " (builtins.attrNames test.test.nodes); };
 
-  # Option paths declared by the NixOS module (the stub's own are left out).
-  options = join (
-    builtins.filter (lib.hasPrefix "services.cim-agent") (
-      lib.optionPaths (evalNixos coreConfig).options
-    )
+  # Option paths declared by the NixOS module (the stub's own are left out,
+  # and so are the module system's internal ones, such as _module.args).
+  options = join (map (o: o.name) docOptions);
+
+  # The option documentation as the NixOS manual is made from it: every
+  # visible option with its description, type and default rendered.
+  docs = builtins.deepSeq docOptions (
+    map (o: {
+      inherit (o) name type readOnly;
+      described = o.description or null != null && o.description != "";
+    }) docOptions
   );
 
   # Newline-separated messages of the assertions that fail for each bad config.
@@ -286,6 +362,77 @@ in
 
   # "ok" for each definition that is refused, "ACCEPTED" otherwise.
   refused = builtins.mapAttrs (_: cfg: if fails cfg then "ok" else "ACCEPTED") mustFail;
+
+  # Each fails with its message on stderr.
+  errors = builtins.mapAttrs (_: cfg: builtins.deepSeq (nixosSummary cfg) "ACCEPTED") errorConfigs;
+
+  # How definitions of different priority merge, as in NixOS: the module's
+  # mkDefault yields to a plain definition, mkForce beats a plain one, a
+  # lower mkOverride number wins, mkBefore and mkAfter order a list.
+  priorities =
+    let
+      s =
+        (evalNixos (
+          with' coreConfig {
+            imports = [
+              {
+                services.cim-agent.settings = {
+                  health.systemd = false;
+                  agent.poll_interval = lib.mkForce "7m";
+                  agent.mode = lib.mkOverride 900 "build";
+                  health.url = lib.mkAfter [ "http://localhost/last" ];
+                };
+              }
+              {
+                services.cim-agent.settings = {
+                  agent.mode = lib.mkDefault "boot";
+                  health.url = [ "http://localhost/middle" ];
+                };
+              }
+              { services.cim-agent.settings.health.url = lib.mkBefore "http://localhost/first"; }
+            ];
+          }
+        )).config.services.cim-agent.settings;
+    in
+    {
+      inherit (s.health) systemd url;
+      inherit (s.agent) poll_interval mode;
+    };
+
+  # A list key and allowedSigners given a single string.
+  single = nixosSummary (
+    withAgent coreConfig {
+      allowedSigners = lib.mkForce (lib.head signers);
+      settings.health.url = "http://localhost:8080/healthz";
+      settings.health.command = "systemctl is-active nginx";
+      settings.secrets.identity = "/var/lib/cim-agent/age.key";
+    }
+  );
+
+  # allowed_signers lines the agent accepts, from a file read line by line.
+  signersFromFile = nixosSummary (
+    withAgent coreConfig {
+      allowedSigners = lib.mkForce (
+        lib.splitString "\n" ''
+          # the release team
+          ada@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ada@laptop
+
+          "bob@example.com,carol@example.com" namespaces="git",valid-after="20260101" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDcAY5+k+uKTUXtcdatzSSekvp3fIueM1jhi1aAlRX5G
+        ''
+      );
+    }
+  );
+
+  # /etc of a built system: its agent.conf is the rendered one once the
+  # agent has read it; a key the agent does not know fails the build.
+  build = {
+    core = etcOf coreConfig;
+    full = etcOf fullConfig;
+    typo = etcOf (withSettings coreConfig { repo.brnach = "main"; });
+    unchecked = etcOf (
+      withAgent (withSettings coreConfig { repo.brnach = "main"; }) { checkConfig = false; }
+    );
+  };
 
   # The NixOS service, as the lines a test can grep.
   serviceLines = join (

@@ -7,14 +7,11 @@
 # the VM. The health check fails when that file says "bad".
 { pkgs }:
 let
-  # A signing key made at build time; the host trusts its public half.
-  signingKey = pkgs.runCommand "cim-test-signing-key" { nativeBuildInputs = [ pkgs.openssh ]; } ''
-    mkdir $out
-    ssh-keygen -q -t ed25519 -N "" -C ci@example.com -f $out/key
-  '';
-  allowedSigners = pkgs.runCommand "cim-test-allowed-signers" { } ''
-    echo "ci@example.com $(cut -d' ' -f1,2 ${signingKey}/key.pub)" >$out
-  '';
+  # A key for this test only, committed beside it: the host's allowedSigners
+  # are checked when the configuration is evaluated, so the public half must
+  # be known then, not made by a build.
+  signingKey = ./vm-signing-key;
+  signer = "ci@example.com " + pkgs.lib.removeSuffix "\n" (builtins.readFile ./vm-signing-key.pub);
   profile = "/nix/var/nix/profiles/cim-test";
 in
 pkgs.testers.runNixOSTest {
@@ -37,11 +34,11 @@ pkgs.testers.runNixOSTest {
       imports = [ ../module.nix ];
       services.cim-agent = {
         enable = true;
+        allowedSigners = [ signer ];
         settings = {
           agent.poll_interval = "5s";
           agent.poll_jitter = "0s";
           repo.url = "git://server/fleet.git";
-          repo.allowed_signers = "${allowedSigners}";
           nix = {
             platform = "profile";
             inherit profile;
@@ -83,7 +80,7 @@ pkgs.testers.runNixOSTest {
         "git init -q --bare -b main /srv/git/fleet.git && "
         "git clone -q /srv/git/fleet.git /srv/git/work && "
         # ssh-keygen refuses a private key others can read, as store paths are.
-        "install -m 600 ${signingKey}/key /root/signing-key"
+        "install -m 600 ${signingKey} /root/signing-key"
     )
 
     with subtest("a signed commit is deployed"):

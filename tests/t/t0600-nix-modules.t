@@ -1,8 +1,12 @@
 #!/bin/sh
 test_description='the Nix packaging: every .nix file parses, and the NixOS and
-nix-darwin modules evaluate (through nixos/lib-stub, without nixpkgs) to an
-agent.conf the agent accepts, a systemd service and launchd daemon as
-designed, and assertions that name what is missing'
+nix-darwin modules evaluate with the real nixpkgs lib (lib.evalModules, its
+types and merging) to an agent.conf the agent accepts and checks when the
+system is built, a systemd service and launchd daemon as designed, and
+assertions and type errors that name what is wrong'
+# NIX_PATH as the caller had it: lib.sh clears it for every nix the tests
+# run, but <nixpkgs/lib> may be found through it.
+outer_nix_path=${NIX_PATH-}
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v nix-instantiate >/dev/null 2>&1; then
@@ -17,6 +21,11 @@ nixeval() {
 	shift 2
 	nix eval --"$how" -f "$EVAL" "$attr" "$@"
 }
+# nixbuild ATTR: builds an output of nixos/tests/eval.nix, with the agent
+# under test as the package; prints the store path.
+nixbuild() {
+	nix-build --no-out-link "$EVAL" -A "$1" --argstr cimAgent "$CIM_AGENT"
+}
 
 test_expect_success 'every .nix file in the repository parses' '
 	find "$CIM_SRC" -name "*.nix" -not -path "*/build/*" -not -path "*/.git/*" >files &&
@@ -26,6 +35,25 @@ test_expect_success 'every .nix file in the repository parses' '
 		nix-instantiate --parse "$f" >/dev/null || { echo "does not parse: $f"; exit 1; }
 	done <files
 '
+
+# The real nixpkgs lib, then given to every evaluation below through
+# NIXPKGS_LIB (which nixos/tests/nixpkgs-lib.nix also reads).
+. "$CIM_SRC/nixos/tests/nixpkgs-lib.sh"
+lib_found=$(nixpkgs_lib_find "$outer_nix_path")
+case $lib_found in
+'')
+	test_expect_success 'nixos/tests/nixpkgs-lib.nix evaluates' '
+		nix-instantiate --eval "$CIM_SRC/nixos/tests/nixpkgs-lib.nix"
+	'
+	test_done
+	;;
+'!'*)
+	test_skip 'the NixOS and nix-darwin modules, with the real nixpkgs lib' "${lib_found#!}"
+	test_done
+	;;
+esac
+export NIXPKGS_LIB="$lib_found"
+echo "# nixpkgs lib: $(nix eval --raw -f "$EVAL" lib.path) ($(nix eval --raw -f "$EVAL" lib.source)), version $(nix eval --raw -f "$EVAL" lib.version), NAR hash $(nix hash path "$NIXPKGS_LIB/")"
 
 test_expect_success 'the NixOS module declares its options' '
 	nixeval raw options >options &&
@@ -208,8 +236,7 @@ test_expect_success 'the flake has nixpkgs as its only input and the outputs of 
 		nixeval raw flake.$s.packages >out && test "$(cat out)" = "cim-agent default" || exit 1
 	done &&
 	test "$(nixeval raw flake.x86_64-linux.checks)" = "cim-agent vm" &&
-	test "$(nixeval raw flake.aarch64-darwin.checks)" = "cim-agent" &&
-	test ! -e "$CIM_SRC/flake.lock"
+	test "$(nixeval raw flake.aarch64-darwin.checks)" = "cim-agent"
 '
 
 test_expect_success 'the VM test host evaluates with the module' '
@@ -220,6 +247,166 @@ test_expect_success 'the VM test host evaluates with the module' '
 	test_grep "^url = git://server/fleet.git$" vm.conf
 '
 
+
 test_skip 'the package builds and the NixOS VM test passes' 'needs nixpkgs (and KVM): nix flake check'
+
+# --- the real module system -------------------------------------------------
+
+test_expect_success 'the modules are evaluated by the real nixpkgs lib, and no stand-in for it is left' '
+	test "$(nixeval raw lib.path)" = "$NIXPKGS_LIB" &&
+	test "$(nixeval raw lib.version)" = "$(cat "$NIXPKGS_LIB/.version")pre-git" &&
+	test ! -e "$CIM_SRC/nixos/lib-stub" &&
+	! grep -rn "evalModules *=" "$CIM_SRC/nixos"
+'
+
+test_expect_success 'a value of the wrong type in settings is refused by the real types, naming option, type and value' '
+	test_must_fail nixeval raw errors.jitterNotADuration 2>err &&
+	test_grep "A definition for option .services.cim-agent.settings.agent.poll_jitter. is not of type .null or unsigned integer, meaning >=0, or string matching the pattern (\[0-9\]+\[smh\])+|\[0-9\]+.\. Definition values:" err &&
+	test_grep "^ *- In .*: true$" err
+'
+
+test_expect_success 'definitions merge by priority as in NixOS: mkDefault, plain, mkOverride, mkForce, mkBefore and mkAfter' '
+	nixeval json priorities >merged &&
+	test_grep "^{\"mode\":\"build\",\"poll_interval\":\"7m\",\"systemd\":false,\"url\":\[\"http://localhost/first\",\"http://localhost/middle\",\"http://localhost/last\"\]}$" merged
+'
+
+test_expect_success 'two plain definitions of one value conflict, and the message says how to choose' '
+	test_must_fail nixeval raw errors.conflictingBranch 2>err &&
+	test_grep "The option .services.cim-agent.settings.repo.branch. has conflicting definition values:" err &&
+	test_grep "\"production\"" err &&
+	test_grep "\"main\"" err &&
+	test_grep "Use .lib.mkForce value. or .lib.mkDefault value." err
+'
+
+test_expect_success 'the NixOS options the module sets are checked with the types NixOS gives them' '
+	test_must_fail nixeval raw errors.restartIfChangedNotBool 2>err &&
+	test_grep "option .systemd.services.cim-agent.restartIfChanged. is not of type .boolean." err &&
+	test_must_fail nixeval raw errors.serviceTypeTypo 2>err &&
+	test_grep "The value .notfiy. of systemd.s Type= is not one of" err
+'
+
+test_expect_success 'every option is documented as the NixOS manual renders it' '
+	nixeval json docs >docs &&
+	test "$(grep -o "\"name\":" docs | wc -l)" -ge 40 &&
+	test_grep_not "\"described\":false" docs &&
+	test_grep "\"name\":\"services.cim-agent.allowedSigners\",\"readOnly\":false" docs
+'
+
+# --- issue 13: the NixOS module ---------------------------------------------
+
+test_expect_success 'health.url, health.command, secrets.identity and allowedSigners take a single string' '
+	nixeval raw single.conf >single.conf &&
+	test_grep "^url = http://localhost:8080/healthz$" single.conf &&
+	test_grep "^command = systemctl is-active nginx$" single.conf &&
+	test_grep "^identity = /var/lib/cim-agent/age.key$" single.conf &&
+	test "$(nixeval raw single.signers)" = "$(nixeval raw core.signers)" &&
+	test "$(nixeval json single.failed)" = "[]" &&
+	nixeval json docs >docs &&
+	for o in allowedSigners settings.health.url settings.health.command settings.secrets.identity; do
+		test_grep "\"name\":\"services.cim-agent.$o\",\"readOnly\":false,\"type\":\"(list of [^\"]*) or string convertible to it\"" docs || exit 1
+	done
+'
+
+test_expect_success 'allowedSigners takes allowed_signers lines with options, quoted principals, comments and blank lines' '
+	nixeval raw signersFromFile.signers >signers &&
+	test_grep "^\"bob@example.com,carol@example.com\" namespaces=\"git\",valid-after=\"20260101\" ssh-ed25519 AAAA" signers &&
+	test_grep "^ada@example.com ssh-ed25519 AAAA.* ada@laptop$" signers &&
+	test_grep "^# the release team$" signers &&
+	test "$(nixeval json signersFromFile.failed)" = "[]"
+'
+
+test_expect_success 'an authorized_keys line in allowedSigners is refused when the configuration is evaluated, with the fix' '
+	test_must_fail nixeval raw errors.authorizedKeysLine 2>err &&
+	test_grep "services.cim-agent.allowedSigners.*this looks like an authorized_keys line (a .pub file): allowed_signers lines start with a principal" err &&
+	test_grep "as in \"ada@example.com ssh-ed25519 AAAA" err &&
+	test_grep "The line is: ssh-ed25519 AAAA.* ada@laptop" err
+'
+
+test_expect_success 'allowedSigners lines without a key type or key, with a key of another type or not base64, or two in one, are refused' '
+	for c in "signerWithoutKey:no base64 key after ssh-ed25519" \
+		"signerWithoutType:no key type after the principal (one of ssh-ed25519," \
+		"signerTypeMismatch:the key is not an ssh-rsa key (its type and the key disagree" \
+		"signerNotBase64:the key after ssh-ed25519 is not base64" \
+		"signerTwoLines:it holds a newline; give one line per list element"; do
+		test_must_fail nixeval raw "errors.${c%%:*}" 2>err &&
+		test_grep "The option .services.cim-agent.allowedSigners.*${c#*:}" err || exit 1
+	done
+'
+
+test_expect_success 'the host name and the allowed signers are given one way each' '
+	nixeval json docs >docs &&
+	test_grep "\"name\":\"services.cim-agent.settings.agent.hostname\",\"readOnly\":true" docs &&
+	test_grep "\"name\":\"services.cim-agent.settings.repo.allowed_signers\",\"readOnly\":true" docs &&
+	test_must_fail nixeval raw errors.settingsHostname 2>err &&
+	test_grep "The option .services.cim-agent.settings.agent.hostname. is read-only" err &&
+	test_must_fail nixeval raw errors.settingsSigners 2>err &&
+	test_grep "The option .services.cim-agent.settings.repo.allowed_signers. is read-only" err
+'
+
+test_expect_success 'building the system has cim-agent check-config read agent.conf, which /etc then holds' '
+	etc=$(nixbuild build.core) &&
+	nixeval raw core.conf >want &&
+	diff -u want "$etc/etc/cim-agent/agent.conf" &&
+	signers=$(sed -n "s/^allowed_signers = //p" "$etc/etc/cim-agent/agent.conf") &&
+	test "$(cat "$signers")" = "$(nixeval raw core.signers)" &&
+	etc=$(nixbuild build.full) &&
+	nixeval raw full.conf >want &&
+	diff -u want "$etc/etc/cim-agent/agent.conf"
+'
+
+test_expect_success 'a key the agent does not know fails the build of the system with the agent'"'"'s message, unless checkConfig is off' '
+	test_must_fail nixbuild build.typo >out 2>err &&
+	test_grep "\[repo\] brnach: unknown key" err &&
+	etc=$(nixbuild build.unchecked) &&
+	test_grep "^brnach = main$" "$etc/etc/cim-agent/agent.conf"
+'
+
+# --- flake.lock -----------------------------------------------------------------
+
+test_expect_success 'flake.lock pins nixpkgs by a GitHub revision, and nix takes it as complete without a download' '
+	test "$(nixeval raw flake.lockedInputs)" = "nixpkgs" &&
+	nixeval json flake.locked >locked &&
+	test_grep "\"owner\":\"NixOS\"" locked &&
+	test_grep "\"repo\":\"nixpkgs\"" locked &&
+	test_grep "\"rev\":\"[0-9a-f]\{40\}\"" locked &&
+	test_grep "\"type\":\"github\"" locked &&
+	test_grep "\"lastModified\":[0-9]" locked &&
+	test "$(nixeval json flake.lockedOriginal)" = "{\"owner\":\"NixOS\",\"ref\":\"nixos-unstable\",\"repo\":\"nixpkgs\",\"type\":\"github\"}" &&
+	mkdir flake-src && cp "$CIM_SRC/flake.nix" "$CIM_SRC/flake.lock" flake-src/ &&
+	cp -R "$CIM_SRC/nixos" flake-src/ &&
+	nix flake lock --offline --no-update-lock-file "path:$TRASH/flake-src" &&
+	nix flake metadata --offline --no-update-lock-file "path:$TRASH/flake-src" >metadata &&
+	test_grep "nixpkgs.*github:NixOS/nixpkgs/$(sed -n "s/.*\"rev\":\"\([0-9a-f]*\)\".*/\1/p" locked)" metadata
+'
+
+# --- when there is no lib ----------------------------------------------------
+
+test_expect_success 'the lib is found beside the source, else in $NIXPKGS_LIB, else as <nixpkgs/lib>' '
+	mkdir -p outside/src outside/channel &&
+	cp -R "$CIM_SRC/nixos" outside/src/ &&
+	ln -s "$NIXPKGS_LIB" outside/channel/lib &&
+	find_lib() { nix eval --json -f outside/src/nixos/tests/nixpkgs-lib.nix; } &&
+	NIXPKGS_LIB= find_lib >found &&
+	test_grep "\"path\":null,\"reason\":\"no nixpkgs lib: not in ../shared/nixpkgs-lib/lib beside the source, \$NIXPKGS_LIB is unset, and NIX_PATH has no nixpkgs\"" found &&
+	NIXPKGS_LIB= NIX_PATH="nixpkgs=$TRASH/outside/channel" find_lib >found &&
+	test_grep "\"path\":\"$TRASH/outside/channel/lib\",\"source\":\"<nixpkgs/lib> from NIX_PATH\"" found &&
+	NIX_PATH="nixpkgs=$TRASH/outside/channel" find_lib >found &&
+	test_grep "\"path\":\"$NIXPKGS_LIB\",\"source\":\"\$NIXPKGS_LIB\"" found &&
+	mkdir -p outside/shared/nixpkgs-lib &&
+	ln -s "$NIXPKGS_LIB" outside/shared/nixpkgs-lib/lib &&
+	NIXPKGS_LIB="$TRASH/outside/channel/lib" find_lib >found &&
+	test_grep "\"path\":\"$TRASH/outside/shared/nixpkgs-lib/lib\",\"source\":\"../shared/nixpkgs-lib/lib\"" found
+'
+
+test_expect_success 'without a nixpkgs lib the module tests are skipped, saying why' '
+	mkdir -p alone/src/tests/t alone/src/tests/lib &&
+	cp -R "$CIM_SRC/nixos" "$CIM_SRC/flake.nix" "$CIM_SRC/flake.lock" alone/src/ &&
+	cp "$CIM_SRC/tests/t/lib.sh" "$CIM_SRC/tests/t/t0600-nix-modules.t" alone/src/tests/t/ &&
+	cp "$CIM_SRC/tests/lib/nix-env.sh" alone/src/tests/lib/ &&
+	NIXPKGS_LIB= NIX_PATH= CIM_SRC="$TRASH/alone/src" sh alone/src/tests/t/t0600-nix-modules.t >tap &&
+	test_grep "^ok 1 - every .nix file in the repository parses$" tap &&
+	test_grep "^ok 2 - the NixOS and nix-darwin modules, with the real nixpkgs lib # SKIP no nixpkgs lib: not in ../shared/nixpkgs-lib/lib beside the source, \$NIXPKGS_LIB is unset, and NIX_PATH has no nixpkgs$" tap &&
+	test_grep "^1..2$" tap
+'
 
 test_done
