@@ -403,6 +403,7 @@ test_expect_success 'without a nixpkgs lib the module tests are skipped, saying 
 	cp -R "$CIM_SRC/nixos" "$CIM_SRC/flake.nix" "$CIM_SRC/flake.lock" alone/src/ &&
 	cp "$CIM_SRC/tests/t/lib.sh" "$CIM_SRC/tests/t/t0600-nix-modules.t" alone/src/tests/t/ &&
 	cp "$CIM_SRC/tests/lib/nix-env.sh" alone/src/tests/lib/ &&
+	cp "$CIM_SRC/tests/leftovers.py" alone/src/tests/ &&
 	NIXPKGS_LIB= NIX_PATH= CIM_SRC="$TRASH/alone/src" sh alone/src/tests/t/t0600-nix-modules.t >tap &&
 	test_grep "^ok 1 - every .nix file in the repository parses$" tap &&
 	test_grep "^ok 2 - the NixOS and nix-darwin modules, with the real nixpkgs lib # SKIP no nixpkgs lib: not in ../shared/nixpkgs-lib/lib beside the source, \$NIXPKGS_LIB is unset, and NIX_PATH has no nixpkgs$" tap &&
