@@ -54,10 +54,17 @@ outcome_is() { test "$rc" = "$1" && grep -q "^$2: " last.out; }
 profile_path() { readlink -f profiles/demo-host; }
 state() { python3 -c "import json; print(json.load(open('state/state.json')).get('$1') or '')"; }
 
-python3 -m http.server --bind 127.0.0.1 0 --directory "$DEMO/www" >httpd.log 2>&1 &
+# -u: the line that names the port must not wait in a buffer (without
+# PYTHONUNBUFFERED in the environment, it would never reach the log).
+python3 -u -m http.server --bind 127.0.0.1 0 --directory "$DEMO/www" >httpd.log 2>&1 &
 HTTPD=$!
 trap 'kill $HTTPD 2>/dev/null' EXIT
-while ! grep -q "port" httpd.log 2>/dev/null; do sleep 0.1; done
+tries=0
+while ! grep -q "port" httpd.log 2>/dev/null; do
+	tries=$((tries + 1))
+	[ $tries -lt 100 ] || { echo "demo: the web server did not start:" >&2; cat httpd.log >&2; exit 1; }
+	sleep 0.1
+done
 PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' httpd.log | head -1)
 
 say "An operator key, and the allowed_signers file the host trusts"

@@ -48,6 +48,7 @@ test_expect_success 'under a notify socket the daemon sends READY, STATUS and WA
 	wait_for deployed_is "$(git -C origin rev-parse main)" &&
 	wait_for grep -q "^WATCHDOG=1$" notify.log &&
 	stop_daemon &&
+	wait_for grep -q "^STOPPING=1" notify.log &&
 	test_grep "^READY=1|STATUS=" notify.log &&
 	test_grep "^STATUS=checking health" notify.log &&
 	test_grep "^STATUS=deployed; next poll in 1s$" notify.log &&
@@ -59,7 +60,7 @@ test_expect_success 'under a notify socket the daemon sends READY, STATUS and WA
 test_expect_success 'status shows the deployment; history lists it' '
 	cim -c agent.conf status >out &&
 	test_grep "^deployed   $(git -C origin rev-parse --short=12 main) signed by ada@example.com" out &&
-	test_grep "^last cycle .*: deployed" out &&
+	test_grep "^last cycle .*: \(deployed\|up-to-date\)" out &&
 	cim -c agent.conf history >out &&
 	test_grep " deployed .*$(git -C origin rev-parse --short=12 main)  ada@example.com" out &&
 	cim -c agent.conf history --json -n 1 >json &&
@@ -146,9 +147,9 @@ test_expect_success 'signals arriving during a fetch do not break it' '
 	wait_for test -s silent.log &&
 	kill -HUP $DAEMON && kill -USR1 $DAEMON &&
 	wait_for grep -q "timed out after 3s" daemon.log &&
+	wait_for grep -q "configuration reloaded" daemon.log &&
 	stop_daemon &&
-	test_grep_not "Interrupted system call" daemon.log &&
-	test_grep "configuration reloaded" daemon.log
+	test_grep_not "Interrupted system call" daemon.log
 '
 
 test_expect_success 'trigger without a daemon says so' '
