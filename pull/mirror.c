@@ -188,7 +188,9 @@ static void refnames_of(const char *branch, struct refnames *n)
 
 /* Downloads into the quarantine and checks the tip there. Returns 0 when it
  * is complete, 1 when the mirror's own objects are what is incomplete (e
- * says what), -1 on errors, an incomplete pack among them. */
+ * says what), -1 on errors, an incomplete pack among them. The server sends
+ * only what the mirror's refs do not reach, so a gap there looks like an
+ * incomplete pack: the whole mirror is checked before the server is blamed. */
 static int download_checked(git_repository *repo, const char *mirror, struct transport *t,
 			    struct quarantine *q, const struct refnames *n, const git_oid *tip,
 			    struct err *e)
@@ -207,17 +209,20 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 	free(hide);
 	if (rc == 0)
 		return 0;
-	if (rc == 1 && quarantine_received(q)) {
-		config_redact_url(t->remote->url, url, sizeof(url));
-		snprintf(what, sizeof(what), "%s", e->msg);
-		err_set(e,
-			"fetching from %s: the server sent an incomplete pack (%s); nothing of it "
-			"was kept, and the next fetch asks for it again",
-			url, what);
-		rc = -1;
-	}
+	bool received = rc == 1 && quarantine_received(q);
 	quarantine_discard(q);
-	return rc;
+	if (!received)
+		return rc;
+	/* Missing from what arrived, or from what the mirror said it had? */
+	snprintf(what, sizeof(what), "%s", e->msg);
+	rc = check_whole(mirror, e);
+	if (rc != 0)
+		return rc;
+	config_redact_url(t->remote->url, url, sizeof(url));
+	return err_set(e,
+		       "fetching from %s: the server sent an incomplete pack (%s); nothing of it "
+		       "was kept, and the next fetch asks for it again",
+		       url, what);
 }
 
 /* One fetch into the mirror: 0 done, 1 the mirror is damaged, -1 error. */

@@ -50,7 +50,7 @@ static bool url_host(const char *url, char *host, size_t size)
 	start = at > start ? at : start;
 	if (*start == '[') {
 		const char *close = memchr(start, ']', (size_t)(end - start));
-		if (!close)
+		if (!close || (close + 1 != end && close[1] != ':'))
 			return false;
 		start++;
 		end = close;

@@ -8,7 +8,8 @@ it reads the mode from DIR/mode (one line; "honest" when absent):
   honest         git http-backend over PROJECT_ROOT, as a real server
   incomplete     the real ref advertisement, but the pack holds only the
                  wanted commit objects (made by git pack-objects), no trees
-  manyrefs N     the real refs followed by N more (refs/heads/bulk/...), then
+  manyrefs N     the real refs followed by N more (refs/heads/bulk/..., names
+                 repeating every 20000), then
                  silence: the list never ends and the connection stays open
   toomanyrefs N  the real refs and N more, with a proper end of the list
   stall          the HTTP headers and the first ref, then silence
@@ -99,10 +100,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.start_advertisement()
         try:
             self.wfile.write(adv[:-4])  # the real refs, without their end
+            # One block of names, sent again and again: the server must
+            # outpace the client, even a sanitizer build of it.
+            block = b"".join(pkt(b"%s refs/heads/bulk/%08d\n" % (tip, n)) for n in range(20000))
             for start in range(0, count, 20000):
-                lines = [pkt(b"%s refs/heads/bulk/%08d\n" % (tip, n))
-                         for n in range(start, min(start + 20000, count))]
-                self.wfile.write(b"".join(lines))
+                n = min(20000, count - start)
+                self.wfile.write(block if n == 20000 else block[:n * len(block) // 20000])
             if finish:
                 self.wfile.write(b"0000")
                 return
