@@ -158,6 +158,7 @@ while time.time() < end:
 	wait_for grep -q "fetching main" daemon.log &&
 	sleep 0.5 && kill -HUP $DAEMON && kill -USR1 $DAEMON &&
 	wait_for grep -q "timed out after 3s" daemon.log &&
+	wait_for grep -q "configuration reloaded" daemon.log &&
 	kill -TERM $DAEMON && wait $DAEMON; DAEMON= &&
 	kill $silent &&
 	test_grep_not "Interrupted system call" daemon.log &&
