@@ -50,11 +50,11 @@ static void other_schemes_get_no_token(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(https_anywhere),
-		cmocka_unit_test(plain_http_only_to_this_host),
-		cmocka_unit_test(the_user_part_is_not_the_host),
-		cmocka_unit_test(prefixes_of_the_host_are_not_the_host),
-		cmocka_unit_test(other_schemes_get_no_token),
+	    cmocka_unit_test(https_anywhere),
+	    cmocka_unit_test(plain_http_only_to_this_host),
+	    cmocka_unit_test(the_user_part_is_not_the_host),
+	    cmocka_unit_test(prefixes_of_the_host_are_not_the_host),
+	    cmocka_unit_test(other_schemes_get_no_token),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
