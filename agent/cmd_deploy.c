@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "agent/cycle.h"
 #include "agent/err.h"
+#include "agent/log.h"
 
 #include <stdio.h>
 
@@ -34,11 +35,11 @@ int cmd_once(int argc, char **argv, const char *config_path)
 	if (rc)
 		return rc;
 	if (cycle_run_once(&cfg, &res, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	printf("%s: %s\n", cycle_outcome_name(res.outcome), res.message);
+	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
 	config_release(&cfg);
 	return outcome_exit(res.outcome);
 }
@@ -58,7 +59,7 @@ int cmd_retry(int argc, char **argv, const char *config_path)
 		return rc;
 	n = cycle_retry(&cfg, argc == 2 ? argv[1] : NULL, &e);
 	if (n < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = EXIT_REFUSED;
 	} else {
 		printf("forgot %d failed commit%s; the next cycle tries again\n", n,
@@ -83,11 +84,11 @@ int cmd_rollback(int argc, char **argv, const char *config_path)
 	if (rc)
 		return rc;
 	if (cycle_manual_rollback(&cfg, &res, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	printf("%s: %s\n", cycle_outcome_name(res.outcome), res.message);
+	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
 	config_release(&cfg);
 	return 0;
 }

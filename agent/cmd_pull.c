@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/log.h"
 #include "agent/pull_step.h"
 #include "agent/state.h"
 #include "pull/allowed_signers.h"
@@ -16,16 +17,16 @@
 
 static void print_result(FILE *out, const struct verify_result *r)
 {
-	fprintf(out, "commit    %s\n", r->commit);
+	log_print(out, "commit    %s\n", r->commit);
 	if (r->fingerprint[0])
-		fprintf(out, "key       %s\n", r->fingerprint);
+		log_print(out, "key       %s\n", r->fingerprint);
 	if (r->trusted) {
-		fprintf(out, "signer    %s (allowed_signers principals: %s)\n", r->identity,
-			r->principals);
-		fprintf(out, "verdict   trusted\n");
+		log_print(out, "signer    %s (allowed_signers principals: %s)\n", r->identity,
+			  r->principals);
+		log_print(out, "verdict   trusted\n");
 	} else {
-		fprintf(out, "committer %s\n", r->identity);
-		fprintf(out, "verdict   NOT trusted: %s\n", r->reason);
+		log_print(out, "committer %s\n", r->identity);
+		log_print(out, "verdict   NOT trusted: %s\n", r->reason);
 	}
 }
 
@@ -56,10 +57,12 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 		return rc;
 	rc = pull_step(&cfg, allow_rewind, &po, &e);
 	if (rc == PULL_ERROR) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;
 	} else {
-		printf("fetched   %s %s\n", cfg.repo.url, cfg.repo.branch);
+		char shown_url[1024];
+		config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
+		log_print(stdout, "fetched   %s %s\n", shown_url, cfg.repo.branch);
 		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
 		print_result(stdout, &po.result);
 		if (po.result.rewound)
@@ -84,7 +87,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 	int rc = EXIT_USAGE;
 
 	if (allowed_signers_load(&as, signers, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		goto out;
 	}
 	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
@@ -108,7 +111,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		git_oid_cpy(&tip, git_object_id(commit));
 		git_object_free(commit);
 	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = EXIT_REFUSED;
 		goto out;
 	}
@@ -116,7 +119,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		/* Against the mirror: the same policy a deployment would apply. */
 		struct verify_policy p = {.mode = cfg->repo.verify};
 		if (state_load(&st, cfg->agent.state_dir, &e) < 0) {
-			fprintf(stderr, "cim-agent: %s\n", e.msg);
+			log_print(stderr, "cim-agent: %s\n", e.msg);
 			goto out;
 		}
 		if (state_get(&st, "baseline") && git_oid_fromstr(&base, state_get(&st, "baseline")) == 0)
@@ -126,7 +129,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		rc = verify_commit(repo, &tip, &as, time(NULL), &r, &e);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = EXIT_REFUSED;
 		goto out;
 	}

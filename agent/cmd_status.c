@@ -4,6 +4,7 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/history.h"
+#include "agent/log.h"
 #include "agent/state.h"
 
 #include <getopt.h>
@@ -52,51 +53,54 @@ static void print_human(const struct config *cfg, const struct state *st, long p
 	json_t *failed = json_object_get(st->root, "failed_commits");
 	const char *phase = str(st, "phase");
 
-	printf("cim-agent on %s (%s, mode %s)\n", cfg->agent.hostname,
-	       config_platform_name(cfg->nix.platform), config_mode_name(cfg->agent.mode));
+	log_print(stdout, "cim-agent on %s (%s, mode %s)\n", cfg->agent.hostname,
+		  config_platform_name(cfg->nix.platform), config_mode_name(cfg->agent.mode));
 	if (pid)
-		printf("daemon     running (pid %ld)\n", pid);
+		log_print(stdout, "daemon     running (pid %ld)\n", pid);
 	else
-		printf("daemon     NOT running\n");
+		log_print(stdout, "daemon     NOT running\n");
 	if (!state_get(st, "phase")) {
-		printf("state      no cycle has run yet (%s/state.json is absent)\n",
-		       cfg->agent.state_dir);
+		log_print(stdout, "state      no cycle has run yet (%s/state.json is absent)\n",
+			  cfg->agent.state_dir);
 		return;
 	}
-	printf("phase      %s (since %s)\n", phase,
-	       ago((time_t)state_get_int(st, "phase_since"), a, sizeof(a)));
+	log_print(stdout, "phase      %s (since %s)\n", phase,
+		  ago((time_t)state_get_int(st, "phase_since"), a, sizeof(a)));
 	if (strcmp(phase, "idle") != 0 && state_get(st, "target"))
-		printf("           deploying %.12s\n", str(st, "target"));
+		log_print(stdout, "           deploying %.12s\n", str(st, "target"));
 	if (state_get(st, "deployed"))
-		printf("deployed   %.12s signed by %s (%s), %s\n           %s\n",
-		       str(st, "deployed"), str(st, "deployed_signer"), str(st, "deployed_key"),
-		       ago((time_t)state_get_int(st, "deployed_at"), a, sizeof(a)),
-		       str(st, "deployed_path"));
+		log_print(stdout, "deployed   %.12s signed by %s (%s), %s\n           %s\n",
+			  str(st, "deployed"), str(st, "deployed_signer"), str(st, "deployed_key"),
+			  ago((time_t)state_get_int(st, "deployed_at"), a, sizeof(a)),
+			  str(st, "deployed_path"));
 	else
-		printf("deployed   nothing yet\n");
-	printf("last cycle %s: %s%s%s\n", ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
-	       str(st, "last_outcome"), state_get(st, "last_error") ? ": " : "",
-	       state_get(st, "last_error") ? state_get(st, "last_error") : "");
-	printf("remote     %s %s, tip %.12s fetched %s\n", str(st, "remote_url"), str(st, "branch"),
-	       str(st, "remote_tip"), ago((time_t)state_get_int(st, "fetched_at"), b, sizeof(b)));
-	printf("baseline   %.12s\n", str(st, "baseline"));
+		log_print(stdout, "deployed   nothing yet\n");
+	log_print(stdout, "last cycle %s: %s%s%s\n",
+		  ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
+		  str(st, "last_outcome"), state_get(st, "last_error") ? ": " : "",
+		  state_get(st, "last_error") ? state_get(st, "last_error") : "");
+	log_print(stdout, "remote     %s %s, tip %.12s fetched %s\n", str(st, "remote_url"),
+		  str(st, "branch"), str(st, "remote_tip"),
+		  ago((time_t)state_get_int(st, "fetched_at"), b, sizeof(b)));
+	log_print(stdout, "baseline   %.12s\n", str(st, "baseline"));
 	if (json_array_size(failed)) {
 		json_t *last = json_array_get(failed, json_array_size(failed) - 1);
-		printf("failed     %zu commit%s; latest %.12s: %s\n", json_array_size(failed),
-		       json_array_size(failed) == 1 ? "" : "s",
-		       json_string_value(json_object_get(last, "commit")),
-		       json_string_value(json_object_get(last, "reason")));
+		log_print(stdout, "failed     %zu commit%s; latest %.12s: %s\n",
+			  json_array_size(failed), json_array_size(failed) == 1 ? "" : "s",
+			  json_string_value(json_object_get(last, "commit")),
+			  json_string_value(json_object_get(last, "reason")));
 	}
 	if (state_get(st, "reboot_needed"))
-		printf("reboot     needed to finish the deployment\n");
+		log_print(stdout, "reboot     needed to finish the deployment\n");
 	if (pid && state_get_int(st, "next_poll_at")) {
 		long in = (long)(state_get_int(st, "next_poll_at") - time(NULL));
-		printf("next poll  in %lds\n", in > 0 ? in : 0);
+		log_print(stdout, "next poll  in %lds\n", in > 0 ? in : 0);
 	}
 	if (is_stale(cfg, st))
-		printf("WARNING    the state is stale: no cycle for %s (poll interval %us)\n",
-		       ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
-		       cfg->agent.poll_interval);
+		log_print(stdout,
+			  "WARNING    the state is stale: no cycle for %s (poll interval %us)\n",
+			  ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
+			  cfg->agent.poll_interval);
 }
 
 int cmd_status(int argc, char **argv, const char *config_path)
@@ -197,13 +201,15 @@ int cmd_history(int argc, char **argv, const char *config_path)
 			item = json_array_get(hist, i);
 			t = (time_t)json_integer_value(json_object_get(item, "finished_at"));
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-			printf("%s  %-12s %.12s  %s  %s%s%s\n", when,
-			       json_string_value(json_object_get(item, "outcome")),
-			       json_string_value(json_object_get(item, "commit")),
-			       json_string_value(json_object_get(item, "signer")) ?: "-",
-			       json_string_value(json_object_get(item, "store_path")) ?: "-",
-			       json_string_value(json_object_get(item, "reason")) ? "\n                     " : "",
-			       json_string_value(json_object_get(item, "reason")) ?: "");
+			log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when,
+				  json_string_value(json_object_get(item, "outcome")),
+				  json_string_value(json_object_get(item, "commit")),
+				  json_string_value(json_object_get(item, "signer")) ?: "-",
+				  json_string_value(json_object_get(item, "store_path")) ?: "-",
+				  json_string_value(json_object_get(item, "reason"))
+				      ? "\n                     "
+				      : "",
+				  json_string_value(json_object_get(item, "reason")) ?: "");
 		}
 	}
 	json_decref(hist);

@@ -1,6 +1,7 @@
 #include "agent/cycle.h"
 
 #include "agent/config.h"
+#include "agent/failed.h"
 #include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
@@ -29,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAILED_MAX 20
-
 static const char *const outcome_names[] = {
 	[CYCLE_UP_TO_DATE] = "up-to-date", [CYCLE_DEPLOYED] = "deployed",
 	[CYCLE_BUILT] = "built",	   [CYCLE_ROLLED_BACK] = "rolled-back",
@@ -45,6 +44,7 @@ void cycle_set_hooks(const struct cycle_hooks *h)
 {
 	hooks = *h;
 	spawn_set_tick(h->tick);
+	mirror_set_hooks(h->should_stop, h->tick);
 }
 
 static bool stop_requested(void)
@@ -124,33 +124,22 @@ static void clear_target(struct cycle *c)
 		json_object_del(c->st.root, keys[i]);
 }
 
-static bool commit_failed_before(struct cycle *c, const char *commit, const char **reason)
-{
-	json_t *failed = json_object_get(c->st.root, "failed_commits"), *item;
-	size_t i;
-
-	json_array_foreach(failed, i, item)
-	{
-		if (strcmp(json_string_value(json_object_get(item, "commit")) ?: "", commit) == 0) {
-			*reason = json_string_value(json_object_get(item, "reason"));
-			return true;
-		}
-	}
-	return false;
-}
-
+/* Remembers that the commit failed, with the digest of its signed content
+ * so that a re-encoded copy of it is known too. */
 static void remember_failed(struct cycle *c, const char *commit, const char *reason)
 {
-	json_t *failed = json_object_get(c->st.root, "failed_commits");
+	char digest[COMMITSIG_DIGEST_HEX] = "";
+	git_repository *repo = NULL;
+	struct err e = {{0}};
+	git_oid id;
 
-	if (!json_is_array(failed)) {
-		failed = json_array();
-		json_object_set_new(c->st.root, "failed_commits", failed);
-	}
-	json_array_append_new(failed, json_pack("{s:s, s:s, s:I}", "commit", commit, "reason",
-						reason, "at", (json_int_t)time(NULL)));
-	while (json_array_size(failed) > FAILED_MAX)
-		json_array_remove(failed, 0);
+	if (git_oid_fromstr(&id, commit) == 0 && mirror_open(&repo, c->mirror, &e) == 0 &&
+	    verify_signed_digest(repo, &id, digest, &e) < 0)
+		log_msg(LOG_WARNING, commit, NULL,
+			"the signed content of %.12s is unknown (%s): only its id is remembered",
+			commit, e.msg);
+	git_repository_free(repo);
+	failed_remember(c->st.root, commit, digest, reason);
 }
 
 static void record_history(struct cycle *c, const char *outcome, const char *reason)
@@ -442,7 +431,11 @@ static int pin_build_ref(struct cycle *c, struct err *e)
 		return err_set(e, "bad commit id %s", c->res->commit);
 	if (mirror_open(&repo, c->mirror, e) < 0)
 		return -1;
-	if (git_reference_create(NULL, repo, BUILD_REF, &id, 1, "cim-agent build") < 0)
+	/* Nix needs every object of the history: a gap would fail the build,
+	 * and the commit with it, for what is the mirror's fault. */
+	if (mirror_check_complete(repo, c->mirror, &id, e) < 0)
+		rc = -1;
+	else if (git_reference_create(NULL, repo, BUILD_REF, &id, 1, "cim-agent build") < 0)
 		err_set(e, "%s: %s", BUILD_REF, git_error_last()->message);
 	else
 		rc = 0;
@@ -552,7 +545,6 @@ static int cycle_body(struct cycle *c)
 {
 	const char *phase = state_get(&c->st, "phase");
 	struct pull_outcome po;
-	const char *reason;
 	int rc;
 
 	if (phase && (strcmp(phase, "activate") == 0 || strcmp(phase, "health") == 0 ||
@@ -577,6 +569,9 @@ static int cycle_body(struct cycle *c)
 	if (state_load(&c->st, c->cfg->agent.state_dir, c->e) < 0)
 		return -1;
 	if (rc == PULL_ERROR) {
+		/* A fetch cut short by SIGTERM: the next start fetches again. */
+		if (stop_requested())
+			return stopped(c, "the fetch finished");
 		set_result(c, CYCLE_ERROR, "%s", c->e->msg);
 		log_msg(LOG_ERR, NULL, "fetch", "%s", c->e->msg);
 		return finish(c, c->res->message);
@@ -594,10 +589,17 @@ static int cycle_body(struct cycle *c)
 			   c->cfg->agent.mode == MODE_BUILD ? "built" : "deployed");
 		return finish(c, NULL);
 	}
-	if (commit_failed_before(c, c->res->commit, &reason)) {
-		set_result(c, CYCLE_SKIPPED,
-			   "%s failed before (%s); waiting for a newer commit or 'cim-agent retry'",
-			   c->res->commit, reason ?: "unknown reason");
+	json_t *failed = failed_find(c->st.root, c->res->commit, po.result.signed_digest);
+	if (failed) {
+		const char *first = json_string_value(json_object_get(failed, "commit")) ?: "";
+		const char *reason = json_string_value(json_object_get(failed, "reason"));
+		char as[96] = "";
+		if (strcmp(first, c->res->commit) != 0)
+			snprintf(as, sizeof(as), " as %.41s, the same signed content", first);
+		set_result(
+		    c, CYCLE_SKIPPED,
+		    "%s failed before%s (%s); waiting for a newer commit or 'cim-agent retry'",
+		    c->res->commit, as, reason ?: "unknown reason");
 		return finish(c, NULL);
 	}
 	return deploy(c, &po);
@@ -649,24 +651,11 @@ int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
 {
 	struct cycle_result res;
 	struct cycle c;
-	json_t *failed, *kept;
-	int lock_fd, forgotten = 0;
-	size_t i;
-	json_t *item;
+	int lock_fd, forgotten;
 
 	if (cycle_open(&c, cfg, &res, e, &lock_fd) < 0)
 		return -1;
-	failed = json_object_get(c.st.root, "failed_commits");
-	kept = json_array();
-	json_array_foreach(failed, i, item)
-	{
-		const char *id = json_string_value(json_object_get(item, "commit"));
-		if (!commit || (id && strncmp(id, commit, strlen(commit)) == 0))
-			forgotten++;
-		else
-			json_array_append(kept, item);
-	}
-	json_object_set_new(c.st.root, "failed_commits", kept);
+	forgotten = failed_forget(c.st.root, commit);
 	if (state_save(&c.st, e) < 0)
 		forgotten = -1;
 	state_release(&c.st);

@@ -3,6 +3,7 @@
 #include "agent/sdcompat.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,16 +14,56 @@ void log_set_generation(unsigned long generation)
 	current_generation = generation;
 }
 
+/* Bytes below 0x20 (but tab, and newline when keep_newline), DEL and the C1
+ * controls U+0080..U+009F become \xNN: a terminal or a journal viewer must
+ * not act on escape sequences from a commit. */
+static void escape_controls(const char *in, bool keep_newline, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < outsz; p++) {
+		bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if ((*p < 0x20 && *p != '\t' && !(keep_newline && *p == '\n')) || *p == 0x7f ||
+		    c1) {
+			if (o + 5 > outsz)
+				break;
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c1 ? p[1] : *p);
+			p += c1;
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
+void log_printable(const char *in, char *out, size_t outsz)
+{
+	escape_controls(in, false, out, outsz);
+}
+
+void log_print(FILE *f, const char *fmt, ...)
+{
+	char text[4096], safe[4096 * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	escape_controls(text, true, safe, sizeof(safe));
+	fputs(safe, f);
+}
+
 void log_msg(int priority, const char *commit, const char *phase, const char *fmt, ...)
 {
-	char msg[2048], f_commit[64], f_phase[64], f_gen[48];
+	char raw[2048], msg[2048 * 4], f_commit[64], f_phase[64], f_gen[48];
 	const char *fields[4] = {NULL, NULL, NULL, NULL};
 	int n = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	escape_controls(raw, false, msg, sizeof(msg));
 	if (sdc_journal_available()) {
 		if (commit) {
 			snprintf(f_commit, sizeof(f_commit), "CIM_COMMIT=%s", commit);

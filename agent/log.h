@@ -3,6 +3,7 @@
 #ifndef CIM_LOG_H
 #define CIM_LOG_H
 
+#include <stdio.h>
 #include <syslog.h>
 
 /* The profile generation journal entries carry as CIM_GENERATION (0: none). */
@@ -11,5 +12,13 @@ void log_set_generation(unsigned long generation);
 /* commit and phase may be NULL. */
 void log_msg(int priority, const char *commit, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* Control characters in log messages and in what log_print prints are
+ * escaped as \xNN (log_print keeps newlines): lines that show repository
+ * data (signer emails, reasons) cannot move a terminal's cursor. */
+void log_print(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same escaping into out, newlines included. */
+void log_printable(const char *in, char *out, size_t outsz);
 
 #endif

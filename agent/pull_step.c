@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/log.h"
 #include "agent/state.h"
 #include "pull/allowed_signers.h"
 #include "pull/mirror.h"
@@ -30,6 +31,7 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 	struct allowed_signers as = {0};
 	git_repository *repo = NULL;
 	struct state st = {0};
+	struct mirror_fetch_result fetched;
 	struct verify_policy policy = {.mode = cfg->repo.verify, .allow_rewind = allow_rewind};
 	char mirror[4096];
 	const char *base_hex;
@@ -47,9 +49,14 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		err_set(e, "%s: path too long", cfg->agent.state_dir);
 		goto out;
 	}
-	if (mirror_open(&repo, mirror, e) < 0 ||
-	    mirror_fetch(repo, &remote, &po->tip, &po->changed, e) < 0)
+	int fetched_rc = mirror_fetch(mirror, &remote, &fetched, e);
+	/* Said even when the fetch then failed: the mirror was rebuilt. */
+	if (fetched.repaired[0])
+		log_msg(LOG_WARNING, NULL, "fetch", "%s", fetched.repaired);
+	if (fetched_rc < 0 || mirror_open(&repo, mirror, e) < 0)
 		goto out;
+	po->tip = fetched.tip;
+	po->changed = fetched.changed;
 
 	git_oid_tostr(po->result.commit, sizeof(po->result.commit), &po->tip);
 	char shown_url[1024];

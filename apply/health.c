@@ -123,6 +123,9 @@ int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t 
 	for (;;) {
 		if (health_check_once(p, why, whylen) == 0)
 			return 0;
+		/* A check cut short by the stop (the remote probe) is no verdict. */
+		if (p->should_stop && p->should_stop())
+			return 2;
 		if (time(NULL) + (time_t)p->cfg->health.interval > deadline) {
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used, " (still failing after %us)",

@@ -35,19 +35,19 @@ trap 'kill $pid $gitd 2>/dev/null; rm -rf "$BENCH"' EXIT
 polls() { n=$(grep -c "fetching main" daemon.log 2>/dev/null || true); echo "${n:-0}"; }
 while [ "$(polls)" -lt 5 ]; do sleep 0.2; done
 rss5=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-cpu5=$(awk '{print $14 + $15}' /proc/$pid/stat)
+cpu5=$(awk '{print $14 + $15 + $16 + $17}' /proc/$pid/stat)
 p5=$(polls)
 while [ "$(polls)" -lt "$POLLS" ]; do sleep 0.5; done
 rssN=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 pss=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)
 priv=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup)
-cpuN=$(awk '{print $14 + $15}' /proc/$pid/stat)
+cpuN=$(awk '{print $14 + $15 + $16 + $17}' /proc/$pid/stat)
 pN=$(polls)
 hz=$(getconf CLK_TCK)
 echo "daemon resident memory: $rss5 KiB after $p5 polls, $rssN KiB after $pN polls (target <= 6144 KiB, no growth)"
 echo "  of which private to the agent: $priv KiB; proportional share (PSS): $pss KiB; the rest is shared library text"
 awk -v c="$((cpuN - cpu5))" -v n="$((pN - p5))" -v hz="$hz" 'BEGIN {
-	printf "CPU time per no-change poll: %.2f ms (user+system, over %d polls)\n", c * 1000 / hz / n, n }'
+	printf "CPU time per no-change poll: %.2f ms (user+system, the fetch child included, over %d polls)\n", c * 1000 / hz / n, n }'
 if command -v strace >/dev/null 2>&1; then
 	strace -f -e trace=execve,clone,clone3,fork,vfork -p "$pid" -o strace.out 2>/dev/null &
 	st=$!

@@ -3,31 +3,30 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
-#include "pull/known_hosts.h"
+#include "pull/integrity.h"
+#include "pull/isolate.h"
+#include "pull/quarantine.h"
+#include "pull/transport.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <sodium.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-struct fetch_ctx {
-	const struct mirror_remote *remote;
-	char *token; /* sodium_malloc'd, wiped on free */
-	int credential_calls;
-	char cert_error[512];
-};
+static bool (*stop_hook)(void);
+static void (*tick_hook)(void);
 
-/* SIGALRM without SA_RESTART makes a blocked connect/recv inside libgit2 fail
- * with EINTR, so a silent server cannot hold the agent past the timeout. */
-static volatile sig_atomic_t fetch_timed_out;
-
-static void on_alarm(int sig)
+void mirror_set_hooks(bool (*should_stop)(void), void (*tick)(void))
 {
-	(void)sig;
-	fetch_timed_out = 1;
+	stop_hook = should_stop;
+	tick_hook = tick;
 }
 
 int mirror_open(git_repository **repo, const char *path, struct err *e)
@@ -37,128 +36,6 @@ int mirror_open(git_repository **repo, const char *path, struct err *e)
 	if (git_repository_init(repo, path, 1) < 0)
 		return err_set(e, "creating the mirror %s: %s", path, git_error_last()->message);
 	return 0;
-}
-
-static int load_token(struct fetch_ctx *ctx, struct err *e)
-{
-	char *text;
-	size_t len;
-
-	if (!ctx->remote->token_file)
-		return 0;
-	if (file_read_capped(ctx->remote->token_file, MIRROR_TOKEN_MAX, &text, &len, e) < 0)
-		return err_prefix(e, "[repo] token_file");
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		len--;
-	ctx->token = sodium_malloc(len + 1);
-	if (ctx->token) {
-		memcpy(ctx->token, text, len);
-		ctx->token[len] = '\0';
-	}
-	sodium_memzero(text, len);
-	free(text);
-	return ctx->token ? 0 : err_set(e, "out of memory");
-}
-
-/* A token travels only over https, or over http to this very host (tests). */
-static bool token_transport_ok(const char *url)
-{
-	static const char *const loopback[] = {"http://127.0.0.1", "http://localhost",
-					       "http://[::1]"};
-
-	if (strncmp(url, "http://", 7) != 0)
-		return true;
-	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-		size_t n = strlen(loopback[i]);
-		if (strncmp(url, loopback[i], n) == 0 && (url[n] == ':' || url[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
-static int credentials(git_credential **out, const char *url, const char *user_from_url,
-		       unsigned int allowed, void *payload)
-{
-	struct fetch_ctx *ctx = payload;
-
-	/* libgit2 asks again after a rejected credential; one try is enough. */
-	if (ctx->credential_calls++ > 0) {
-		git_error_set_str(GIT_ERROR_NET, "authentication failed (credentials rejected)");
-		return GIT_EAUTH;
-	}
-	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && ctx->remote->ssh_key)
-		return git_credential_ssh_key_new(out, user_from_url ? user_from_url : "git", NULL,
-						  ctx->remote->ssh_key, NULL);
-	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && ctx->token) {
-		if (!token_transport_ok(url)) {
-			git_error_set_str(GIT_ERROR_NET, "refusing to send the token over plain http "
-							 "(use an https URL)");
-			return GIT_EAUTH;
-		}
-		return git_credential_userpass_plaintext_new(
-			out, user_from_url ? user_from_url : "cim-agent", ctx->token);
-	}
-	git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials and none are configured "
-					 "(set [repo] token_file for https, ssh_key for ssh)");
-	return GIT_EAUTH;
-}
-
-static int port_of(const char *url)
-{
-	const char *hostpart = strstr(url, "://"), *colon, *slash;
-
-	if (!hostpart)
-		return 22; /* scp-like user@host:path */
-	hostpart += 3;
-	slash = strchr(hostpart, '/');
-	colon = strrchr(hostpart, ':');
-	if (colon && (!slash || colon < slash))
-		return atoi(colon + 1);
-	return 22;
-}
-
-static int certificate_check(git_cert *cert, int valid, const char *host, void *payload)
-{
-	struct fetch_ctx *ctx = payload;
-	git_cert_hostkey *hk = (git_cert_hostkey *)cert;
-	struct err e = {{0}};
-	char *text = NULL;
-	size_t len;
-	int rc;
-
-	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-		return valid ? 0 : GIT_PASSTHROUGH; /* TLS: libgit2's verification decides */
-	if (!ctx->remote->known_hosts) {
-		snprintf(ctx->cert_error, sizeof(ctx->cert_error),
-			 "ssh remote needs [repo] known_hosts to check the host key of %s", host);
-		return GIT_ECERTIFICATE;
-	}
-	if (!(hk->type & GIT_CERT_SSH_RAW) || !hk->hostkey) {
-		snprintf(ctx->cert_error, sizeof(ctx->cert_error),
-			 "the ssh library did not expose the host key of %s", host);
-		return GIT_ECERTIFICATE;
-	}
-	if (file_read_capped(ctx->remote->known_hosts, KNOWN_HOSTS_MAX_BYTES, &text, &len, &e) <
-	    0) {
-		snprintf(ctx->cert_error, sizeof(ctx->cert_error), "%s", e.msg);
-		return GIT_ECERTIFICATE;
-	}
-	rc = known_hosts_check(text, len, ctx->remote->known_hosts, host,
-			       port_of(ctx->remote->url), (const unsigned char *)hk->hostkey,
-			       hk->hostkey_len, &e);
-	free(text);
-	if (rc < 0) {
-		snprintf(ctx->cert_error, sizeof(ctx->cert_error), "%s", e.msg);
-		return GIT_ECERTIFICATE;
-	}
-	return 0;
-}
-
-static int transfer_progress(const git_indexer_progress *stats, void *payload)
-{
-	(void)stats;
-	(void)payload;
-	return fetch_timed_out ? -1 : 0;
 }
 
 int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, struct err *e)
@@ -172,187 +49,324 @@ int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, s
 	return 0;
 }
 
-static int fail_fetch(struct err *e, const struct fetch_ctx *ctx, const char *what)
+static void marker_path(const char *mirror, char *buf, size_t size)
 {
-	const git_error *ge = git_error_last();
-	char url[1024];
-
-	/* Messages end up in logs and the state file: never with credentials. */
-	config_redact_url(ctx->remote->url, url, sizeof(url));
-	if (fetch_timed_out)
-		return err_set(e, "%s %s: timed out after %us ([repo] fetch_timeout)", what, url,
-			       ctx->remote->timeout);
-	if (ctx->cert_error[0])
-		return err_set(e, "%s %s: %s", what, url, ctx->cert_error);
-	return err_set(e, "%s %s: %s", what, url,
-		       ge && ge->message ? ge->message : "unknown error");
+	snprintf(buf, size, "%s/" MIRROR_COMPLETE_MARKER, mirror);
 }
 
-struct fetch_timer {
-	struct sigaction old;
-	sigset_t old_mask;
+int mirror_check_complete(git_repository *repo, const char *path, const git_oid *tip, struct err *e)
+{
+	char marker[PATH_MAX + 32];
+	int rc = integrity_check(repo, tip, NULL, 0, e);
+
+	if (rc <= 0)
+		return rc;
+	marker_path(path, marker, sizeof(marker));
+	unlink(marker);
+	return err_prefix(e, "the mirror %s is damaged; the next fetch repairs it", path);
+}
+
+/* --- what runs in the fetch child ------------------------------------- */
+
+struct fetch_job {
+	const char *path;
+	const struct mirror_remote *remote;
 };
 
-static void timer_start(struct fetch_timer *t, unsigned seconds)
-{
-	struct sigaction sa = {0};
-	struct itimerval timer = {{0, 0}, {(time_t)seconds, 0}};
+struct fetch_report {
+	int rc;
+	char tip[GIT_OID_HEXSZ + 1];
+	bool changed;
+	char repaired[sizeof(((struct mirror_fetch_result *)0)->repaired)];
+	struct err e;
+};
 
-	/* libgit2 gives up on EINTR: only the timeout may interrupt a fetch. The
-	 * daemon's signals stay pending and are handled once it is over. */
-	sigset_t hold;
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &hold, &t->old_mask);
-	fetch_timed_out = 0;
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &t->old);
-	if (seconds)
-		setitimer(ITIMER_REAL, &timer, NULL);
+static int write_marker(const char *mirror, struct err *e)
+{
+	static const char text[] =
+	    "every ref of this mirror names a complete history (cim-agent)\n";
+	char path[PATH_MAX + 32];
+
+	marker_path(mirror, path, sizeof(path));
+	return file_write_atomic(path, text, sizeof(text) - 1, 0644, e);
 }
 
-static void timer_stop(struct fetch_timer *t)
+static int remove_lock(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	struct itimerval none = {{0, 0}, {0, 0}};
+	size_t n = strlen(path);
 
-	setitimer(ITIMER_REAL, &none, NULL);
-	sigaction(SIGALRM, &t->old, NULL);
-	sigprocmask(SIG_SETMASK, &t->old_mask, NULL);
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode) && n > 5 && strcmp(path + n - 5, ".lock") == 0)
+		unlink(path);
+	return 0;
 }
 
-static void init_callbacks(git_remote_callbacks *cb, struct fetch_ctx *ctx)
+/* Whatever a fetch killed half-way left behind: the fetch lock is held, so
+ * nothing else is writing to the mirror. */
+static void remove_leftovers(const char *mirror)
 {
-	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
-	cb->credentials = credentials;
-	cb->certificate_check = certificate_check;
-	cb->transfer_progress = transfer_progress;
-	cb->payload = ctx;
-}
+	static const char *const files[] = {"HEAD.lock", "config.lock", "packed-refs.lock"};
+	char path[PATH_MAX + 32];
 
-/* Stops the timer, closes the connection and wipes the token. */
-static void finish_remote(struct fetch_timer *timer, git_remote *remote, struct fetch_ctx *ctx)
-{
-	timer_stop(timer);
-	if (remote) {
-		git_remote_disconnect(remote);
-		git_remote_free(remote);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", mirror, files[i]);
+		unlink(path);
 	}
-	if (ctx->token)
-		sodium_free(ctx->token);
-	ctx->token = NULL;
+	snprintf(path, sizeof(path), "%s/refs", mirror);
+	nftw(path, remove_lock, 16, FTW_PHYS);
+	snprintf(path, sizeof(path), "%s/" QUARANTINE_DIR, mirror);
+	quarantine_remove_tree(path);
 }
 
-int mirror_probe(const struct mirror_remote *r, struct err *e)
+/* Discards the mirror and starts an empty one, saying why in rep. */
+static int reclone(const char *mirror, const char *why, struct fetch_report *rep, struct err *e)
 {
-	struct fetch_ctx ctx = {.remote = r};
-	git_remote_callbacks cb;
-	git_remote *remote = NULL;
-	const git_remote_head **heads;
-	size_t nheads;
-	struct fetch_timer timer;
-	int rc = -1;
+	char aside[PATH_MAX + 16];
+	git_repository *repo = NULL;
 
-	if (load_token(&ctx, e) < 0)
+	snprintf(rep->repaired, sizeof(rep->repaired),
+		 "%s is damaged (%s): it was discarded, and is fetched again in full", mirror, why);
+	snprintf(aside, sizeof(aside), "%s.damaged", mirror);
+	quarantine_remove_tree(aside);
+	if (rename(mirror, aside) < 0)
+		return err_set(e, "moving the damaged mirror %s aside: %s", mirror,
+			       strerror(errno));
+	if (mirror_open(&repo, mirror, e) < 0)
 		return -1;
-	init_callbacks(&cb, &ctx);
-	timer_start(&timer, r->timeout);
-	if (git_remote_create_detached(&remote, r->url) < 0)
-		fail_fetch(e, &ctx, "bad remote URL");
-	else if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0 ||
-		 git_remote_ls(&heads, &nheads, remote) < 0)
-		fail_fetch(e, &ctx, "connecting to");
-	else
-		rc = 0;
-	finish_remote(&timer, remote, &ctx);
+	git_repository_free(repo);
+	if (quarantine_remove_tree(aside) < 0)
+		return err_set(e, "removing %s: %s", aside, strerror(errno));
+	return write_marker(mirror, e);
+}
+
+/* Checks every ref in full, once per mirror (see MIRROR_COMPLETE_MARKER). */
+static int check_whole(const char *mirror, struct err *e)
+{
+	git_repository *repo = NULL;
+	git_oid *tips = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (mirror_open(&repo, mirror, e) < 0)
+		return -1;
+	rc = integrity_ref_tips(repo, &tips, &n, e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = integrity_check(repo, &tips[i], NULL, 0, e);
+	free(tips);
+	git_repository_free(repo);
 	return rc;
 }
 
-int mirror_fetch(git_repository *repo, const struct mirror_remote *r, git_oid *tip, bool *changed,
-		 struct err *e)
+static int prepare(const char *mirror, struct fetch_report *rep, struct err *e)
 {
-	struct fetch_ctx ctx = {.remote = r};
-	git_remote *remote = NULL;
-	git_remote_callbacks cb;
-	git_fetch_options fo;
-	const git_remote_head **heads;
-	size_t nheads;
-	char want[512], refspec[1100], local_ref[600];
-	char *specs[1] = {refspec};
-	git_strarray refspecs = {specs, 1};
-	struct fetch_timer timer;
-	git_oid old;
+	char marker[PATH_MAX + 32];
+	struct err why = {{0}};
+	int rc;
+
+	remove_leftovers(mirror);
+	marker_path(mirror, marker, sizeof(marker));
+	if (access(marker, F_OK) == 0)
+		return 0;
+	rc = check_whole(mirror, &why);
+	if (rc < 0) {
+		*e = why;
+		return -1;
+	}
+	return rc ? reclone(mirror, why.msg, rep, e) : write_marker(mirror, e);
+}
+
+struct refnames {
+	char want[512], local[600], spec[1200];
+};
+
+static void refnames_of(const char *branch, struct refnames *n)
+{
+	snprintf(n->want, sizeof(n->want), "refs/heads/%s", branch);
+	snprintf(n->local, sizeof(n->local), MIRROR_FETCHED_REF_PREFIX "%s", branch);
+	snprintf(n->spec, sizeof(n->spec), "+%s:%s", n->want, n->local);
+}
+
+/* Downloads into the quarantine and checks the tip there. Returns 0 when it
+ * is complete, 1 when the mirror's own objects are what is incomplete (e
+ * says what), -1 on errors, an incomplete pack among them. The server sends
+ * only what the mirror's refs do not reach, so a gap there looks like an
+ * incomplete pack: the whole mirror is checked before the server is blamed. */
+static int download_checked(git_repository *repo, const char *mirror, struct transport *t,
+			    struct quarantine *q, const struct refnames *n, const git_oid *tip,
+			    struct err *e)
+{
+	char url[1024], what[sizeof(e->msg)];
+	git_oid *hide = NULL;
+	size_t nhide = 0;
+	int rc = integrity_ref_tips(repo, &hide, &nhide, e);
+
+	if (rc != 0)
+		return rc;
+	if (quarantine_begin(q, repo, mirror, e) < 0 || transport_download(t, n->spec, e) < 0)
+		rc = -1;
+	else
+		rc = integrity_check(repo, tip, hide, nhide, e);
+	free(hide);
+	if (rc == 0)
+		return 0;
+	bool received = rc == 1 && quarantine_received(q);
+	quarantine_discard(q);
+	if (!received)
+		return rc;
+	/* Missing from what arrived, or from what the mirror said it had? */
+	snprintf(what, sizeof(what), "%s", e->msg);
+	rc = check_whole(mirror, e);
+	if (rc != 0)
+		return rc;
+	config_redact_url(t->remote->url, url, sizeof(url));
+	return err_set(e,
+		       "fetching from %s: the server sent an incomplete pack (%s); nothing of it "
+		       "was kept, and the next fetch asks for it again",
+		       url, what);
+}
+
+/* One fetch into the mirror: 0 done, 1 the mirror is damaged, -1 error. */
+static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, struct err *e)
+{
+	const struct mirror_remote *r = job->remote;
+	git_repository *repo = NULL;
+	struct transport t = {0};
+	struct quarantine q;
+	struct refnames n;
+	git_oid tip, old;
 	bool had_old;
 	int rc = -1;
-	bool found = false;
 
-	if (load_token(&ctx, e) < 0)
+	refnames_of(r->branch, &n);
+	if (mirror_open(&repo, job->path, e) < 0)
 		return -1;
-	snprintf(want, sizeof(want), "refs/heads/%s", r->branch);
-	snprintf(local_ref, sizeof(local_ref), MIRROR_FETCHED_REF_PREFIX "%s", r->branch);
-	snprintf(refspec, sizeof(refspec), "+%s:%s", want, local_ref);
-	had_old = git_reference_name_to_id(&old, repo, local_ref) == 0;
-
-	init_callbacks(&cb, &ctx);
-	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
-	fo.callbacks = cb;
-	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	fo.prune = GIT_FETCH_NO_PRUNE;
-	fo.update_fetchhead = 0;
-
-	timer_start(&timer, r->timeout);
-
-	/* No insteadOf rewriting: the URL is the configured one, whatever a
-	 * gitconfig says (and libgit2 1.5 leaks in those regex lookups). */
-	git_remote_create_options create_opts;
-	git_remote_create_options_init(&create_opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	create_opts.repository = repo;
-	create_opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, r->url, &create_opts) < 0) {
-		fail_fetch(e, &ctx, "bad remote URL");
+	had_old = git_reference_name_to_id(&old, repo, n.local) == 0;
+	if (transport_connect(&t, r, repo, e) < 0)
 		goto out;
-	}
-	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0) {
-		fail_fetch(e, &ctx, "connecting to");
-		goto out;
-	}
-	if (git_remote_ls(&heads, &nheads, remote) < 0) {
-		fail_fetch(e, &ctx, "listing branches of");
-		goto out;
-	}
-	for (size_t i = 0; i < nheads; i++) {
-		if (strcmp(heads[i]->name, want) == 0) {
-			git_oid_cpy(tip, &heads[i]->oid);
-			found = true;
-			break;
-		}
-	}
-	if (!found) {
+	if (!transport_find(&t, n.want, &tip)) {
 		char url[1024];
 		config_redact_url(r->url, url, sizeof(url));
 		err_set(e, "branch '%s' not found on %s", r->branch, url);
 		goto out;
 	}
-	/* The no-change poll: the tip is already here, nothing to download. */
-	{
-		git_odb *odb = NULL;
-		bool have = git_repository_odb(&odb, repo) == 0 && git_odb_exists(odb, tip);
-		git_odb_free(odb);
-		if (!have && git_remote_download(remote, &refspecs, &fo) < 0) {
-			fail_fetch(e, &ctx, "fetching from");
-			goto out;
-		}
-	}
-	if (git_reference_create(NULL, repo, local_ref, tip, 1, "cim-agent fetch") < 0) {
-		err_set(e, "updating %s: %s", local_ref, git_error_last()->message);
+	git_oid_tostr(rep->tip, sizeof(rep->tip), &tip);
+	/* The no-change poll: the ref names only complete commits. */
+	if (had_old && git_oid_equal(&old, &tip)) {
+		rc = 0;
 		goto out;
 	}
-	*changed = !had_old || !git_oid_equal(&old, tip);
+	rc = download_checked(repo, job->path, &t, &q, &n, &tip, e);
+	if (rc != 0)
+		goto out;
+	/* Nothing may read the quarantine while its packs move. */
+	transport_close(&t);
+	git_repository_free(repo);
+	repo = NULL;
+	rc = -1;
+	if (quarantine_accept(&q, e) < 0 || mirror_open(&repo, job->path, e) < 0)
+		goto out;
+	if (git_reference_create(NULL, repo, n.local, &tip, 1, "cim-agent fetch") < 0) {
+		err_set(e, "updating %s: %s", n.local, git_error_last()->message);
+		goto out;
+	}
+	rep->changed = true;
 	rc = 0;
 out:
-	finish_remote(&timer, remote, &ctx);
+	transport_close(&t);
+	git_repository_free(repo);
 	return rc;
+}
+
+/* Serialises fetches into one mirror (the daemon's and a 'cim-agent fetch'),
+ * also across a re-clone: the lock sits beside the mirror. */
+static int lock_mirror(const char *mirror, struct err *e)
+{
+	char path[PATH_MAX + 8];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", mirror);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void child_fetch(void *arg, void *result)
+{
+	const struct fetch_job *job = arg;
+	struct fetch_report *rep = result;
+	int lock = lock_mirror(job->path, &rep->e), rc = -1;
+
+	if (lock >= 0 && prepare(job->path, rep, &rep->e) == 0)
+		rc = fetch_into(job, rep, &rep->e);
+	if (rc == 1) {
+		char why[sizeof(rep->e.msg)];
+		snprintf(why, sizeof(why), "%s", rep->e.msg);
+		rc = reclone(job->path, why, rep, &rep->e);
+		if (rc == 0)
+			rc = fetch_into(job, rep, &rep->e);
+		if (rc == 1)
+			rc = err_prefix(&rep->e, "still incomplete after fetching it in full");
+	}
+	rep->rc = rc;
+	if (lock >= 0)
+		close(lock);
+}
+
+static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *rep,
+		    const struct mirror_remote *r, const char *what, struct err *e)
+{
+	const struct isolate_opts o = {
+	    .timeout = r->timeout, .should_stop = stop_hook, .tick = tick_hook};
+	struct err why = {{0}};
+	char url[1024];
+	int status;
+
+	memset(rep, 0, sizeof(*rep));
+	status = isolate_run(fn, job, rep, sizeof(*rep), &o, &why);
+	if (status == ISOLATE_DONE) {
+		if (rep->rc == 0)
+			return 0;
+		*e = rep->e;
+		return -1;
+	}
+	config_redact_url(r->url, url, sizeof(url));
+	if (status == ISOLATE_TIMED_OUT)
+		return err_set(e, "%s %s: %s ([repo] fetch_timeout)", what, url, why.msg);
+	return err_set(e, "%s %s: %s", what, url, why.msg);
+}
+
+int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
+		 struct err *e)
+{
+	struct fetch_job job = {.path = path, .remote = r};
+	struct fetch_report rep;
+	int rc = isolated(child_fetch, &job, &rep, r, "fetching from", e);
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->repaired, sizeof(out->repaired), "%s", rep.repaired);
+	if (rc < 0)
+		return -1;
+	out->changed = rep.changed;
+	return git_oid_fromstr(&out->tip, rep.tip) < 0 ? err_set(e, "bad tip from the fetch") : 0;
+}
+
+static void child_probe(void *arg, void *result)
+{
+	struct fetch_report *rep = result;
+	struct transport t;
+
+	rep->rc = transport_connect(&t, arg, NULL, &rep->e);
+	transport_close(&t);
+}
+
+int mirror_probe(const struct mirror_remote *r, struct err *e)
+{
+	struct fetch_report rep;
+
+	return isolated(child_probe, (void *)(uintptr_t)r, &rep, r, "connecting to", e);
 }

@@ -1,7 +1,13 @@
 /* The bare mirror of the configuration repository under state_dir: fetches
  * exactly one branch (never a work tree) over https (token), ssh (deploy key,
- * known_hosts check) or a local path / file:// URL, with a timeout. The
- * caller has initialised libgit2 (git_libgit2_init). */
+ * known_hosts check) or a local path / file:// URL.
+ *
+ * Every fetch runs in a child process that is killed at [repo]
+ * fetch_timeout or when the agent stops (pull/isolate.h). What it downloads
+ * waits in a quarantine (pull/quarantine.h) until the new tip's whole history
+ * is known to be there (pull/integrity.h): a ref of the mirror only ever
+ * names a complete commit. A mirror found damaged is discarded and fetched
+ * again in full. The caller has initialised libgit2 (git_libgit2_init). */
 #ifndef CIM_MIRROR_H
 #define CIM_MIRROR_H
 
@@ -11,24 +17,37 @@
 struct err;
 
 #define MIRROR_FETCHED_REF_PREFIX "refs/remotes/origin/"
-#define MIRROR_TOKEN_MAX          4096
+#define MIRROR_TOKEN_MAX	  4096
+/* In the mirror: present once every ref of it is known to name a complete
+ * history; a mirror without it is checked in full before the next fetch. */
+#define MIRROR_COMPLETE_MARKER "cim-complete"
 
 struct mirror_remote {
 	const char *url;
 	const char *branch;
-	const char *token_file;  /* https: the token is the password */
-	const char *ssh_key;     /* ssh: private key of the deploy key */
+	const char *token_file;	 /* https: the token is the password */
+	const char *ssh_key;	 /* ssh: private key of the deploy key */
 	const char *known_hosts; /* ssh: required, the host key must be listed */
-	unsigned timeout;        /* seconds for the whole fetch */
+	unsigned timeout;	 /* seconds for the whole fetch, a hard limit */
 };
+
+struct mirror_fetch_result {
+	git_oid tip;
+	bool changed;	     /* the fetched ref moved */
+	char repaired[1024]; /* set when the mirror had to be rebuilt: what was wrong */
+};
+
+/* A fetch ends early when should_stop() says so; tick() runs while it waits
+ * (the daemon pings the watchdog). Either may be NULL. */
+void mirror_set_hooks(bool (*should_stop)(void), void (*tick)(void));
 
 /* Opens the bare mirror at path, creating it when absent. */
 int mirror_open(git_repository **repo, const char *path, struct err *e);
 
-/* Fetches the branch into refs/remotes/origin/<branch> and stores its tip in
- * *tip. Downloads nothing when the tip is already present. *changed tells
- * whether the fetched ref moved. */
-int mirror_fetch(git_repository *repo, const struct mirror_remote *r, git_oid *tip, bool *changed,
+/* Fetches the branch into refs/remotes/origin/<branch> of the mirror at path
+ * and says where its tip is. Downloads nothing when the ref is already
+ * there. out->repaired may be set also when the fetch then failed. */
+int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
 		 struct err *e);
 
 /* Connects to the remote and lists its refs, downloading nothing: is the
@@ -37,5 +56,11 @@ int mirror_probe(const struct mirror_remote *r, struct err *e);
 
 /* Resolves the last fetched tip of branch. */
 int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, struct err *e);
+
+/* Checks that tip's whole history is in the mirror at path before it is
+ * built. When something is missing the mirror is marked for a full check,
+ * which the next fetch repairs, and the error says so. */
+int mirror_check_complete(git_repository *repo, const char *path, const git_oid *tip,
+			  struct err *e);
 
 #endif

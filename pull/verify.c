@@ -1,6 +1,7 @@
 #include "pull/verify.h"
 
 #include "agent/err.h"
+#include "pull/commitsig.h"
 #include "pull/sshsig.h"
 
 #include <stdarg.h>
@@ -9,7 +10,8 @@
 
 #define GIT_NAMESPACE "git"
 
-static int untrusted(struct verify_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int untrusted(struct verify_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int untrusted(struct verify_result *r, const char *fmt, ...)
 {
@@ -22,53 +24,106 @@ static int untrusted(struct verify_result *r, const char *fmt, ...)
 	return 0;
 }
 
-int verify_commit(git_repository *repo, const git_oid *id, const struct allowed_signers *as,
-		  time_t now, struct verify_result *r, struct err *e)
+/* Reads the raw commit object: the signature is looked up in exactly the
+ * bytes the commit id names, as git does. Returns 1 when the size alone
+ * judges it (r says why). */
+static int read_commit(git_repository *repo, const git_oid *id, struct verify_result *r,
+		       git_odb_object **obj, struct err *e)
 {
-	git_buf sig = {0}, signed_data = {0};
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t size;
+	int rc = 0;
+
+	if (git_repository_odb(&odb, repo) < 0 || git_odb_read_header(&size, &type, odb, id) < 0)
+		rc = err_set(e, "commit %s: %s", r->commit, git_error_last()->message);
+	else if (type != GIT_OBJECT_COMMIT)
+		rc =
+		    err_set(e, "%s is a %s, not a commit", r->commit, git_object_type2string(type));
+	else if (size > COMMITSIG_MAX_BYTES)
+		rc = untrusted(r, "commit %s is larger than %d bytes", r->commit,
+			       COMMITSIG_MAX_BYTES) +
+		     1;
+	else if (git_odb_read(obj, odb, id) < 0)
+		rc = err_set(e, "commit %s: %s", r->commit, git_error_last()->message);
+	git_odb_free(odb);
+	return rc;
+}
+
+/* The committer's email, as libgit2 parses it (the object holds no NUL). */
+static int committer_email(git_repository *repo, const git_oid *id, char *out, size_t outsz,
+			   struct err *e)
+{
 	git_commit *commit = NULL;
-	const git_signature *committer;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (git_commit_lookup(&commit, repo, id) < 0)
+		return err_set(e, "commit %s: %s", git_oid_tostr(hex, sizeof(hex), id),
+			       git_error_last()->message);
+	snprintf(out, outsz, "%s", git_commit_committer(commit)->email);
+	git_commit_free(commit);
+	return 0;
+}
+
+static void check_signature(const struct commitsig *cs, const char *email,
+			    const struct allowed_signers *as, time_t now, struct verify_result *r)
+{
 	const struct allowed_signer *entry;
 	struct sshsig parsed;
 	struct err why = {{0}};
+
+	if (sshsig_parse(cs->signature, cs->signature_len, &parsed, &why) < 0) {
+		untrusted(r, "commit %s: %s", r->commit, why.msg);
+		return;
+	}
+	sshkey_fingerprint(&parsed.key, r->fingerprint);
+	if (sshsig_verify(&parsed, GIT_NAMESPACE, cs->payload, cs->payload_len, &why) < 0) {
+		untrusted(r, "commit %s: %s", r->commit, why.msg);
+		return;
+	}
+	entry = allowed_signers_match(as, &parsed.key, email, GIT_NAMESPACE, now, &why);
+	if (!entry) {
+		untrusted(r, "commit %s: %s", r->commit, why.msg);
+		return;
+	}
+	snprintf(r->principals, sizeof(r->principals), "%s", entry->principals);
+	r->trusted = true;
+}
+
+int verify_commit(git_repository *repo, const git_oid *id, const struct allowed_signers *as,
+		  time_t now, struct verify_result *r, struct err *e)
+{
+	git_odb_object *obj = NULL;
+	struct commitsig cs = {0};
+	struct err why = {{0}};
+	char email[256];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	git_oid_tostr(r->commit, sizeof(r->commit), id);
-	if (git_commit_lookup(&commit, repo, id) < 0)
-		return err_set(e, "commit %s: %s", r->commit, git_error_last()->message);
-	committer = git_commit_committer(commit);
-	snprintf(r->identity, sizeof(r->identity), "%s", committer->email);
-	git_commit_free(commit);
-
-	git_oid mutable_id; /* libgit2 1.5 takes a non-const oid here */
-	git_oid_cpy(&mutable_id, id);
-	rc = git_commit_extract_signature(&sig, &signed_data, repo, &mutable_id, NULL);
-	if (rc == GIT_ENOTFOUND)
-		return untrusted(r, "commit %s is not signed", r->commit);
-	if (rc < 0)
-		return err_set(e, "commit %s: %s", r->commit, git_error_last()->message);
-
-	if (sshsig_parse(sig.ptr, sig.size, &parsed, &why) < 0) {
-		untrusted(r, "commit %s: %s", r->commit, why.msg);
+	rc = read_commit(repo, id, r, &obj, e);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	if (commitsig_split(git_odb_object_data(obj), git_odb_object_size(obj), &cs, &why) < 0) {
+		untrusted(r, "commit %s %s", r->commit, why.msg);
 		goto out;
 	}
-	sshkey_fingerprint(&parsed.key, r->fingerprint);
-	if (sshsig_verify(&parsed, GIT_NAMESPACE, signed_data.ptr, signed_data.size, &why) < 0) {
-		untrusted(r, "commit %s: %s", r->commit, why.msg);
+	if (committer_email(repo, id, email, sizeof(email), e) < 0) {
+		rc = -1;
 		goto out;
 	}
-	entry = allowed_signers_match(as, &parsed.key, r->identity, GIT_NAMESPACE, now, &why);
-	if (!entry) {
-		untrusted(r, "commit %s: %s", r->commit, why.msg);
+	/* Shown and stored, never matched: control characters are escaped. */
+	sshsig_printable(email, strlen(email), r->identity, sizeof(r->identity));
+	if (!cs.signature) {
+		untrusted(r, "commit %s is not signed", r->commit);
 		goto out;
 	}
-	snprintf(r->principals, sizeof(r->principals), "%s", entry->principals);
-	r->trusted = true;
+	commitsig_digest(&cs, r->signed_digest);
+	check_signature(&cs, email, as, now, r);
 out:
-	git_buf_dispose(&sig);
-	git_buf_dispose(&signed_data);
-	return 0;
+	commitsig_release(&cs);
+	git_odb_object_free(obj);
+	return rc;
 }
 
 /* Every commit reachable from tip but not from baseline must be trusted. */
@@ -142,4 +197,25 @@ int verify_policy_check(git_repository *repo, const git_oid *tip, const struct v
 		*r = tip_result;
 	}
 	return 0;
+}
+
+int verify_signed_digest(git_repository *repo, const git_oid *id, char out[COMMITSIG_DIGEST_HEX],
+			 struct err *e)
+{
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	struct commitsig cs = {0};
+	int rc = 0;
+
+	out[0] = '\0';
+	if (git_repository_odb(&odb, repo) < 0 || git_odb_read(&obj, odb, id) < 0)
+		rc = err_set(e, "%s", git_error_last()->message);
+	else if (commitsig_split(git_odb_object_data(obj), git_odb_object_size(obj), &cs, e) < 0)
+		rc = -1;
+	else if (cs.signature)
+		commitsig_digest(&cs, out);
+	commitsig_release(&cs);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "agent/config.h"
 #include "pull/allowed_signers.h"
+#include "pull/commitsig.h"
 
 #include <git2.h>
 #include <stdbool.h>
@@ -15,17 +16,25 @@ struct err;
 struct verify_result {
 	bool trusted;
 	char commit[GIT_OID_HEXSZ + 1];
-	char identity[256];   /* committer email, the identity the key must be allowed for */
+	char identity[256];   /* committer email, control characters escaped */
 	char principals[256]; /* principals of the allowed_signers line that matched */
 	char fingerprint[SSHKEY_FP_SIZE];
 	char reason[1024]; /* why it is not trusted */
-	bool rewound;      /* trusted only through allow_rewind: not a descendant */
+	bool rewound;	   /* trusted only through allow_rewind: not a descendant */
+	/* What the signature covers (commitsig_digest), empty when unsigned: the
+	 * same for every re-encoding of one signed commit. */
+	char signed_digest[COMMITSIG_DIGEST_HEX];
 };
 
 /* Verifies one commit's signature. Returns 0 when the commit was judged (see
  * r->trusted and r->reason), -1 when it could not be read at all. */
 int verify_commit(git_repository *repo, const git_oid *id, const struct allowed_signers *as,
 		  time_t now, struct verify_result *r, struct err *e);
+
+/* The signed_digest of commit id (empty when it is unsigned), to recognise
+ * the same signed content under another commit id. */
+int verify_signed_digest(git_repository *repo, const git_oid *id, char out[COMMITSIG_DIGEST_HEX],
+			 struct err *e);
 
 struct verify_policy {
 	enum verify_mode mode;
