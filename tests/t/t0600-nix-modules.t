@@ -28,7 +28,7 @@ nixbuild() {
 }
 
 test_expect_success 'every .nix file in the repository parses' '
-	find "$CIM_SRC" -name "*.nix" -not -path "*/build/*" -not -path "*/.git/*" >files &&
+	find "$CIM_SRC" -name "*.nix" -not -path "$CIM_SRC/build/*" -not -path "$CIM_SRC/.git/*" >files &&
 	test_grep "nixos/module.nix" files &&
 	test_grep "/flake.nix" files &&
 	while read -r f; do
