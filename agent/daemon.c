@@ -9,6 +9,7 @@
 #include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/sdcompat.h"
 
@@ -71,15 +72,21 @@ static void pid_path(const struct config *cfg, char *buf, size_t size)
 	snprintf(buf, size, "%s/daemon.pid", cfg->agent.state_dir);
 }
 
-static int write_pid(const struct config *cfg, struct err *e)
+/* Takes the daemon lock, then writes daemon.pid: a second daemon refuses to
+ * start and leaves the first one's pid file alone. Returns the lock's fd. */
+static int claim_state_dir(const struct config *cfg, const char *pidfile, struct err *e)
 {
-	char path[4096], text[32];
-	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid()), fd;
 
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;
-	pid_path(cfg, path, sizeof(path));
-	return file_write_atomic(path, text, (size_t)n, 0644, e);
+	fd = lock_daemon(cfg->agent.state_dir, e);
+	if (fd >= 0 && file_write_atomic(pidfile, text, (size_t)n, 0644, e) < 0) {
+		lock_release(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static bool is_failure(enum cycle_outcome o)
@@ -165,7 +172,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	struct err e = {{0}};
 	double next_poll;
 	char pidfile[4096];
-	int rc;
+	int rc, daemon_lock;
 
 	if (argc > 1) {
 		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
@@ -174,8 +181,10 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
-	if (setup_signals(&e) < 0 || write_pid(&cfg, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+	/* Fixed at start: a reload may name another state_dir. */
+	pid_path(&cfg, pidfile, sizeof(pidfile));
+	if (setup_signals(&e) < 0 || (daemon_lock = claim_state_dir(&cfg, pidfile, &e)) < 0) {
+		fprintf(stderr, "cim-agent: run: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
@@ -242,8 +251,8 @@ int cmd_run(int argc, char **argv, const char *config_path)
 
 	sdc_notify("STOPPING=1\nSTATUS=stopping");
 	log_msg(LOG_NOTICE, NULL, NULL, "stopping");
-	pid_path(&cfg, pidfile, sizeof(pidfile));
 	unlink(pidfile);
+	lock_release(daemon_lock);
 	config_release(&cfg);
 	return 0;
 }
