@@ -58,8 +58,8 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 	/* A cycle writes the state too: a fetch beside it would write back what
 	 * it read before the cycle's last step. */
 	lock_fd = dir_create(cfg.agent.state_dir, 0700, &e) < 0
-			  ? -1
-			  : lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e);
+		      ? -1
+		      : lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e);
 	if (lock_fd < 0) {
 		fprintf(stderr, "cim-agent: fetch: %s\n", e.msg);
 		config_release(&cfg);

@@ -159,6 +159,7 @@ static void reload(struct config *cfg, const char *config_path)
 	}
 	config_release(cfg);
 	*cfg = fresh;
+	cli_warn_keyfiles(cfg);
 	fit_watchdog(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
 }
@@ -195,6 +196,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
 		cfg.repo.branch, shown_url, cfg.agent.poll_interval);
 	fit_watchdog(&cfg);
+	cli_warn_keyfiles(&cfg);
 	if (cfg.fleet.nats_url)
 		log_msg(LOG_WARNING, NULL, NULL,
 			"[fleet] is set, but staged rollouts are not implemented in this version: "

@@ -83,7 +83,8 @@ int lock_acquire(const char *state_dir, unsigned wait_seconds, struct err *e)
 	snprintf(path, sizeof(path), "%s/lock", state_dir);
 	fd = take(path, wait_seconds, &busy, e);
 	if (fd == -2)
-		return refuse(busy, "a cycle is running", "try again when it has finished", path, e);
+		return refuse(busy, "a cycle is running", "try again when it has finished", path,
+			      e);
 	return fd;
 }
 

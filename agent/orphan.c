@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define RECORD_MAX_BYTES 8192
-#define KILL_GRACE       10 /* seconds for a killed group to be gone */
+#define KILL_GRACE	 10 /* seconds for a killed group to be gone */
 
 static char record_path[PATH_MAX];
 

@@ -47,7 +47,7 @@ static int run_activation(const char *program, const char *arg, struct activate_
 	/* Half a switch is worse than a whole one: an agent that dies meanwhile
 	 * lets it finish before its next start decides. */
 	struct spawn_opts o = {
-		.timeout = ACTIVATION_TIMEOUT, .stdout_to_stderr = true, .let_finish = true};
+	    .timeout = ACTIVATION_TIMEOUT, .stdout_to_stderr = true, .let_finish = true};
 	struct spawn_result sr;
 
 	if (spawn_run(argv, &o, &sr, e) < 0)

@@ -123,11 +123,11 @@ static void close_pair(int fds[2])
 static void open_gate(pid_t pid, const char *program, const struct spawn_opts *o, int gate[2])
 {
 	struct spawn_group g = {
-		.pgid = pid,
-		.start = pgroup_start_time(pid),
-		.deadline = o->timeout ? (long long)time(NULL) + o->timeout : 0,
-		.let_finish = o->let_finish,
-		.program = program,
+	    .pgid = pid,
+	    .start = pgroup_start_time(pid),
+	    .deadline = o->timeout ? (long long)time(NULL) + o->timeout : 0,
+	    .let_finish = o->let_finish,
+	    .program = program,
 	};
 
 	if (recorder)

@@ -17,8 +17,8 @@ struct spawn_opts {
 	size_t capture_max;        /* default 64 KiB */
 	bool stdout_to_stderr;     /* when not captured, send the child's stdout to our stderr */
 	const char *const *env;    /* extra NAME=VALUE entries, NULL-terminated; may be NULL */
-	bool let_finish;           /* if the agent dies meanwhile, its next start waits for this
-	                              child (up to the timeout) instead of killing it */
+	bool let_finish;	   /* if the agent dies meanwhile, its next start waits for this
+				      child (up to the timeout) instead of killing it */
 };
 
 struct spawn_result {
@@ -48,9 +48,9 @@ void spawn_set_tick(void (*fn)(void));
 /* What finds a child's process group again when the agent died while it
  * ran (agent/orphan.h records it). */
 struct spawn_group {
-	long pgid;                /* the child's pid, leader of its own group */
+	long pgid;		  /* the child's pid, leader of its own group */
 	unsigned long long start; /* its start time (pgroup_start_time), 0 when unknown */
-	long long deadline;       /* unix time its timeout ends, 0 for none */
+	long long deadline;	  /* unix time its timeout ends, 0 for none */
 	bool let_finish;
 	const char *program;
 };
