@@ -27,7 +27,10 @@ static void record_name(const char *state_dir, char *buf, size_t size)
 }
 
 /* Only a death of the agent needs it, not a power cut (no group survives
- * a reboot): no fsync, so a health check every second costs no disk flush. */
+ * a reboot): no fsync, so a health check every second costs no disk flush.
+ * It stays when the child has ended (a group that is gone is recognised as
+ * such) and the next child's record replaces it: one write per child, and
+ * none that frees space on a full disk for a moment. */
 static void record(const struct spawn_group *g, void *ctx)
 {
 	char boot[64], *text;
@@ -35,10 +38,6 @@ static void record(const struct spawn_group *g, void *ctx)
 	json_t *o;
 
 	(void)ctx;
-	if (!g) {
-		unlink(record_path);
-		return;
-	}
 	pgroup_boot_id(boot, sizeof(boot));
 	o = json_pack("{s:I, s:I, s:s, s:I, s:b, s:s}", "pgid", (json_int_t)g->pgid, "start",
 		      (json_int_t)g->start, "boot_id", boot, "deadline", (json_int_t)g->deadline,

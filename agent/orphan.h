@@ -1,5 +1,5 @@
 /* Children that outlive the agent. Every child runs in its own process
- * group (apply/spawn.c); while one runs, state_dir/child.json says which.
+ * group (apply/spawn.c); state_dir/child.json names the last one started.
  * When the agent dies (kill -9, the OOM killer), the group lives on, and
  * the next start settles it before it decides anything: an activation is
  * waited for, up to its timeout, anything else (a build, a health check) is

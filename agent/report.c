@@ -131,7 +131,9 @@ static void meta_read(struct outbox *ob, bool fresh)
 out:
 	free(text);
 	if (!ob->next && !fresh && !ob->n) {
-		ob->next = (uint64_t)time(NULL) * 1000;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ob->next = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 		ob->last_sent = ob->next - 1; /* nothing is known to be lost */
 	}
 	if (!ob->next)

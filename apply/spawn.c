@@ -213,8 +213,6 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 		close(pipefd[0]);
 	/* Reap what the child left behind in its group, so nothing outlives the step. */
 	kill(-pid, SIGKILL);
-	if (recorder)
-		recorder(NULL, recorder_ctx);
 	if (wstatus == -1)
 		r->status = -1;
 	else if (WIFEXITED(wstatus))

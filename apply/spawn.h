@@ -56,7 +56,7 @@ struct spawn_group {
 };
 
 /* fn(g, ctx) runs once a child's group exists and before the child starts
- * its program; fn(NULL, ctx) once the child and its group are gone. */
+ * its program. */
 void spawn_set_recorder(void (*fn)(const struct spawn_group *g, void *ctx), void *ctx);
 
 /* Total wall time spent in children since start, for the overhead benchmark. */
