@@ -224,7 +224,6 @@ static void report_outcome(struct cycle *c, bool changed)
 static int save_outcome(struct cycle *c)
 {
 	enum cycle_outcome o = c->res->outcome;
-	struct timespec nap = {0, 100 * 1000 * 1000};
 
 	if (state_save(&c->st, c->e) == 0)
 		return 0;
@@ -232,14 +231,9 @@ static int save_outcome(struct cycle *c)
 		return -1;
 	log_msg(LOG_CRIT, c->res->commit, NULL, "cannot save the state (%s): retrying for %ds",
 		c->e->msg, SAVE_PATIENCE);
-	for (int i = 1; i <= SAVE_PATIENCE * 10 && !stop_requested(); i++) {
-		if (hooks.tick)
-			hooks.tick();
-		nanosleep(&nap, NULL);
-		if (i % 10 == 0 && state_save(&c->st, c->e) == 0) {
-			log_msg(LOG_NOTICE, c->res->commit, NULL, "the state is saved again");
-			return 0;
-		}
+	if (state_save_retrying(&c->st, SAVE_PATIENCE, hooks.should_stop, hooks.tick, c->e) == 0) {
+		log_msg(LOG_NOTICE, c->res->commit, NULL, "the state is saved again");
+		return 0;
 	}
 	state_release(&unsaved);
 	unsaved.path = strdup(c->st.path);
@@ -652,25 +646,6 @@ static int cycle_body(struct cycle *c)
 	return deploy(c, &po);
 }
 
-/* What a kill -9 in the middle of an atomic write left behind. */
-static void sweep_temps(const struct config *cfg)
-{
-	char dir[PATH_MAX];
-	const char *metrics = cfg->report.metrics_file, *slash;
-	int n = file_sweep_temps(cfg->agent.state_dir, NULL);
-
-	snprintf(dir, sizeof(dir), "%s/outbox", cfg->agent.state_dir);
-	n += file_sweep_temps(dir, NULL);
-	if (metrics && (slash = strrchr(metrics, '/')) && slash > metrics) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - metrics), metrics);
-		n += file_sweep_temps(dir, slash + 1);
-	}
-	if (n)
-		log_msg(LOG_NOTICE, NULL, NULL,
-			"removed %d temporary file%s left by an interrupted write", n,
-			n == 1 ? "" : "s");
-}
-
 static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_result *res,
 		      struct err *e, int *lock_fd)
 {
@@ -688,7 +663,7 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 		return -1;
 	pull_mirror_path(cfg, c->mirror, sizeof(c->mirror));
 	snprintf(c->gcroots, sizeof(c->gcroots), "%s/gcroots", cfg->agent.state_dir);
-	sweep_temps(cfg);
+	orphan_sweep_temps(cfg);
 	/* Nothing is decided while a child of a dead agent may still switch. */
 	if (orphan_settle(cfg->agent.state_dir, hooks.should_stop, hooks.tick, e) < 0 ||
 	    (unsaved.root && state_save(&unsaved, e) < 0 &&

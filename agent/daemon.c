@@ -164,6 +164,45 @@ static void reload(struct config *cfg, const char *config_path)
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
 }
 
+static void announce(struct config *cfg)
+{
+	char shown_url[1024];
+
+	config_redact_url(cfg->repo.url, shown_url, sizeof(shown_url));
+	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
+		cfg->repo.branch, shown_url, cfg->agent.poll_interval);
+	fit_watchdog(cfg);
+	cli_warn_keyfiles(cfg);
+	if (cfg->fleet.nats_url)
+		log_msg(LOG_WARNING, NULL, NULL,
+			"[fleet] is set, but staged rollouts are not implemented in this version: "
+			"this host deploys on its own");
+}
+
+/* Runs one cycle and sets *next_poll; -1 when the daemon is to stop. */
+static int run_cycle(const struct config *cfg, double *next_poll)
+{
+	struct cycle_result res;
+	struct err e = {{0}};
+
+	planned = false;
+	if (cycle_run_once(cfg, &res, &e) < 0) {
+		log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
+		res.outcome = CYCLE_ERROR;
+	} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
+		log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL, "%s: %s",
+			cycle_outcome_name(res.outcome), res.message);
+	}
+	if (res.outcome == CYCLE_STOPPED)
+		return -1;
+	/* A cycle that could not run did not reach the point that plans. */
+	if (!planned)
+		plan_next_poll(res.outcome);
+	*next_poll = clock_monotonic() + planned_delay;
+	sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), planned_delay);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv, const char *config_path)
 {
 	const struct cycle_hooks hooks = {.should_stop = should_stop,
@@ -191,16 +230,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	}
 	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
-	char shown_url[1024];
-	config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
-	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
-		cfg.repo.branch, shown_url, cfg.agent.poll_interval);
-	fit_watchdog(&cfg);
-	cli_warn_keyfiles(&cfg);
-	if (cfg.fleet.nats_url)
-		log_msg(LOG_WARNING, NULL, NULL,
-			"[fleet] is set, but staged rollouts are not implemented in this version: "
-			"this host deploys on its own");
+	announce(&cfg);
 	sdc_notify("READY=1\nSTATUS=starting the first poll");
 	next_poll = clock_monotonic();
 
@@ -231,24 +261,8 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		}
 		if (clock_monotonic() < next_poll)
 			continue;
-
-		struct cycle_result res;
-		planned = false;
-		if (cycle_run_once(&cfg, &res, &e) < 0) {
-			log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
-			res.outcome = CYCLE_ERROR;
-		} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
-			log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL,
-				"%s: %s", cycle_outcome_name(res.outcome), res.message);
-		}
-		if (res.outcome == CYCLE_STOPPED)
+		if (run_cycle(&cfg, &next_poll) < 0)
 			break;
-		/* A cycle that could not run did not reach the point that plans. */
-		if (!planned)
-			plan_next_poll(res.outcome);
-		unsigned delay = planned_delay;
-		next_poll = clock_monotonic() + delay;
-		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
 	}
 
 	sdc_notify("STOPPING=1\nSTATUS=stopping");

@@ -1,5 +1,6 @@
 #include "agent/orphan.h"
 
+#include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
 #include "agent/log.h"
@@ -142,4 +143,22 @@ int orphan_settle(const char *state_dir, bool (*should_stop)(void), void (*tick)
 	log_msg(LOG_NOTICE, NULL, NULL, "%s (process group %ld) is gone", o.program, o.pgid);
 	unlink(path);
 	return 0;
+}
+
+void orphan_sweep_temps(const struct config *cfg)
+{
+	char dir[PATH_MAX];
+	const char *metrics = cfg->report.metrics_file, *slash;
+	int n = file_sweep_temps(cfg->agent.state_dir, NULL);
+
+	snprintf(dir, sizeof(dir), "%s/outbox", cfg->agent.state_dir);
+	n += file_sweep_temps(dir, NULL);
+	if (metrics && (slash = strrchr(metrics, '/')) && slash > metrics) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - metrics), metrics);
+		n += file_sweep_temps(dir, slash + 1);
+	}
+	if (n)
+		log_msg(LOG_NOTICE, NULL, NULL,
+			"removed %d temporary file%s left by an interrupted write", n,
+			n == 1 ? "" : "s");
 }

@@ -1,4 +1,7 @@
-/* Children that outlive the agent. Every child runs in its own process
+/* What an agent that died leaves behind: children still running, and the
+ * temporary files of atomic writes it was killed in.
+ *
+ * Children: every child runs in its own process
  * group (apply/spawn.c); state_dir/child.json names the last one started.
  * When the agent dies (kill -9, the OOM killer), the group lives on, and
  * the next start settles it before it decides anything: an activation is
@@ -9,6 +12,7 @@
 
 #include <stdbool.h>
 
+struct config;
 struct err;
 
 /* Records every child started from now on in state_dir/child.json. */
@@ -19,5 +23,10 @@ void orphan_track(const char *state_dir);
  * group would not go. tick() runs while it waits. Call with the lock held. */
 int orphan_settle(const char *state_dir, bool (*should_stop)(void), void (*tick)(void),
 		  struct err *e);
+
+/* Removes the temporary files ("<name>.tmp.<pid>" of a pid no longer alive)
+ * in state_dir, its outbox, and those of metrics_file beside it; logs how
+ * many. Call with the lock held. */
+void orphan_sweep_temps(const struct config *cfg);
 
 #endif

@@ -140,16 +140,15 @@ static void open_gate(pid_t pid, const char *program, const struct spawn_opts *o
 	close_pair(gate);
 }
 
-int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
-	      struct err *e)
+/* Forks the child in its own group, records the group, lets it run. With
+ * capture_stdout, pipefd[0] is the read end of its stdout. -1 when it could
+ * not be started. */
+static pid_t start_child(const char *const argv[], const struct spawn_opts *o, int pipefd[2],
+			 struct err *e)
 {
-	size_t cap = o->capture_max ? o->capture_max : 64 * 1024, alloc = 0;
-	double start = clock_monotonic(), deadline = start + o->timeout;
-	int pipefd[2] = {-1, -1}, gate[2] = {-1, -1}, wstatus = 0;
+	int gate[2] = {-1, -1};
 	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		return err_set(e, "pipe: %s", strerror(errno));
 	if (o->capture_stdout && pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -172,8 +171,25 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 	open_gate(pid, argv[0], o, gate);
 	if (pipefd[1] >= 0) {
 		close(pipefd[1]);
+		pipefd[1] = -1;
 		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	}
+	return pid;
+}
+
+int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
+	      struct err *e)
+{
+	size_t cap = o->capture_max ? o->capture_max : 64 * 1024, alloc = 0;
+	double start = clock_monotonic(), deadline = start + o->timeout;
+	int pipefd[2] = {-1, -1}, wstatus = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	pid = start_child(argv, o, pipefd, e);
+	if (pid < 0)
+		return -1;
 
 	/* Poll the pipe in short slices and reap the child in between: a child that
 	 * leaves a grandchild holding the pipe open must not hold us until the timeout. */
