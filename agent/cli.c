@@ -3,6 +3,8 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/err.h"
+#include "agent/keyfiles.h"
+#include "agent/log.h"
 
 #include <stdio.h>
 
@@ -16,4 +18,15 @@ int cli_load_config(struct config *cfg, const char *config_path)
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+static void warn_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_msg(LOG_WARNING, NULL, NULL, "%s", msg);
+}
+
+void cli_warn_keyfiles(const struct config *cfg)
+{
+	keyfiles_check(cfg, warn_log, NULL);
 }

@@ -37,4 +37,7 @@ int cmd_secrets(int argc, char **argv, const char *config_path);
 /* Loads the config or prints why not; returns 0 or EXIT_USAGE. */
 int cli_load_config(struct config *cfg, const char *config_path);
 
+/* Logs a warning for each credential file others can read (agent/keyfiles.h). */
+void cli_warn_keyfiles(const struct config *cfg);
+
 #endif

@@ -16,6 +16,7 @@ int cmd_check_config(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
+	cli_warn_keyfiles(&cfg);
 	config_print(&cfg, stdout);
 	fprintf(stderr, "cim-agent: %s is valid\n", config_path);
 	config_release(&cfg);

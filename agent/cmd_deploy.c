@@ -34,6 +34,7 @@ int cmd_once(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
+	cli_warn_keyfiles(&cfg);
 	if (cycle_run_once(&cfg, &res, &e) < 0) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		config_release(&cfg);

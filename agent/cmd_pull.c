@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/pull_step.h"
 #include "agent/state.h"
@@ -38,7 +39,7 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 	struct pull_outcome po;
 	struct err e = {{0}};
 	bool allow_rewind = false;
-	int c, rc;
+	int c, rc, lock_fd;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -55,7 +56,18 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
+	/* A cycle writes the state too: a fetch beside it would write back what
+	 * it read before the cycle's last step. */
+	lock_fd = dir_create(cfg.agent.state_dir, 0700, &e) < 0
+		      ? -1
+		      : lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e);
+	if (lock_fd < 0) {
+		fprintf(stderr, "cim-agent: fetch: %s\n", e.msg);
+		config_release(&cfg);
+		return EXIT_REFUSED;
+	}
 	rc = pull_step(&cfg, allow_rewind, &po, &e);
+	lock_release(lock_fd);
 	if (rc == PULL_ERROR) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;

@@ -245,7 +245,7 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	/* The daemon's cycle switches generations too: never both at once. */
 	int lock_fd = -1;
 	if (dir_create(cfg.agent.state_dir, 0700, &e) < 0 ||
-	    (lock_fd = lock_acquire(cfg.agent.state_dir, &e)) < 0) {
+	    (lock_fd = lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e)) < 0) {
 		fprintf(stderr, "cim-agent: secrets %s: %s\n", verb, e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;

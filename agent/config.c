@@ -340,7 +340,12 @@ static char *line_reader(char *str, int num, void *stream)
 	char *line = ini_lines_next(&ps->lines, str, num, why, sizeof(why));
 
 	ps->lineno = ps->lines.lineno;
-	if (line && why[0])
+	if (line && strncmp(why, "line is longer", 14) == 0)
+		fail(ps, NULL, NULL,
+		     "%s, the limit of the INI parser (a longer command goes into "
+		     "a script that the line names)",
+		     why);
+	else if (line && why[0])
 		fail(ps, NULL, NULL, "%s", why);
 	else if (line)
 		check_line_shape(ps, str);
@@ -406,6 +411,33 @@ static int platform_defaults(struct parse *ps)
 	return 0;
 }
 
+/* The mirror is built as git+file://<state_dir>/mirror.git?ref=...: nix
+ * refuses a URL whose path holds a space, '#', '?', '%' or '[' (among
+ * others), so every build would fail. Only what is known to pass is taken. */
+static int check_state_dir(struct parse *ps)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789/._-+@=,~:";
+	const char *dir = ps->cfg->agent.state_dir;
+	size_t bad = strspn(dir, safe);
+	char what[32];
+	int line = 0;
+
+	if (!dir[bad])
+		return 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].offset == offsetof(struct config, agent.state_dir))
+			line = ps->seen_line[i];
+	if ((unsigned char)dir[bad] >= 0x80)
+		snprintf(what, sizeof(what), "a non-ASCII character");
+	else
+		snprintf(what, sizeof(what), "'%c'", dir[bad]);
+	return err_set(ps->e,
+		       "%s:%d: [agent] state_dir: '%s' holds %s, which the nix URL of the "
+		       "mirror cannot carry; use only letters, digits and / . _ - + @ = , ~ :",
+		       ps->name, line, dir, what);
+}
+
 static int apply_defaults(struct parse *ps)
 {
 	char why[400];
@@ -420,6 +452,8 @@ static int apply_defaults(struct parse *ps)
 		    set_value(ps->cfg, &keys[i], keys[i].fallback, why, sizeof(why)) < 0)
 			return err_set(ps->e, "out of memory");
 	}
+	if (check_state_dir(ps) < 0)
+		return -1;
 	if (!ps->cfg->agent.hostname) {
 		char host[HOST_NAME_MAX + 1] = "";
 		if (gethostname(host, sizeof(host) - 1) < 0 || !*host)

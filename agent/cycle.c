@@ -10,6 +10,7 @@
 #include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/orphan.h"
 #include "agent/pull_step.h"
 #include "agent/report.h"
 #include "agent/sdcompat.h"
@@ -30,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SAVE_PATIENCE 60 /* seconds a switched system's outcome is retried to disk */
+
 static const char *const outcome_names[] = {
 	[CYCLE_UP_TO_DATE] = "up-to-date", [CYCLE_DEPLOYED] = "deployed",
 	[CYCLE_BUILT] = "built",	   [CYCLE_ROLLED_BACK] = "rolled-back",
@@ -39,6 +42,10 @@ static const char *const outcome_names[] = {
 };
 
 static struct cycle_hooks hooks;
+
+/* The daemon's state that could not be written after a switch: saved before
+ * anything else when the next cycle starts. */
+static struct state unsaved;
 
 void cycle_set_hooks(const struct cycle_hooks *h)
 {
@@ -89,6 +96,7 @@ static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 {
 	char what[1024];
+	struct err e = {{0}};
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -98,8 +106,15 @@ static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
 	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
 	sdc_notify("STATUS=%s", what);
 	sdc_watchdog_kick(); /* a step (a fetch) may block for up to half the watchdog */
-	if (state_save(&c->st, c->e) < 0)
-		return -1;
+	if (state_save(&c->st, &e) < 0) {
+		/* Past the switch, stopping would leave whatever runs now running:
+		 * a full state_dir must not keep a bad commit up. */
+		if (strcmp(phase, "health") != 0 && strcmp(phase, "commit") != 0 &&
+		    strcmp(phase, "rollback") != 0)
+			return err_set(c->e, "%s", e.msg);
+		log_msg(LOG_CRIT, c->res->commit[0] ? c->res->commit : NULL, phase,
+			"cannot save the state, going on with %s regardless: %s", phase, e.msg);
+	}
 	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s", what);
 	return 0;
 }
@@ -192,6 +207,33 @@ static void report_outcome(struct cycle *c, bool changed)
 	json_decref(history);
 }
 
+/* After a switch the outcome must reach the disk: a state that still says
+ * "health" would have the next start judge a system that no longer runs.
+ * Retries every second for SAVE_PATIENCE; the daemon then keeps the state in
+ * memory and saves it before its next cycle. */
+static int save_outcome(struct cycle *c)
+{
+	enum cycle_outcome o = c->res->outcome;
+
+	if (state_save(&c->st, c->e) == 0)
+		return 0;
+	if (o != CYCLE_DEPLOYED && o != CYCLE_ROLLED_BACK)
+		return -1;
+	log_msg(LOG_CRIT, c->res->commit, NULL, "cannot save the state (%s): retrying for %ds",
+		c->e->msg, SAVE_PATIENCE);
+	if (state_save_retrying(&c->st, SAVE_PATIENCE, hooks.should_stop, hooks.tick, c->e) == 0) {
+		log_msg(LOG_NOTICE, c->res->commit, NULL, "the state is saved again");
+		return 0;
+	}
+	state_release(&unsaved);
+	unsaved.path = strdup(c->st.path);
+	unsaved.root = json_incref(c->st.root);
+	log_msg(LOG_CRIT, c->res->commit, NULL,
+		"the state is still not saved (%s); a daemon retries before its next cycle",
+		c->e->msg);
+	return -1;
+}
+
 /* Ends the cycle: the outcome is persisted with phase idle, then reported. */
 static int finish(struct cycle *c, const char *error)
 {
@@ -210,7 +252,7 @@ static int finish(struct cycle *c, const char *error)
 	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
 	if (hooks.next_delay)
 		state_set_int(&c->st, "next_poll_at", (int64_t)time(NULL) + hooks.next_delay(o));
-	rc = state_save(&c->st, c->e);
+	rc = save_outcome(c);
 	report_outcome(c, changed);
 	return rc;
 }
@@ -367,14 +409,16 @@ static int resume(struct cycle *c, const char *phase)
 		return roll_back(c, "the agent was interrupted during activation",
 				 state_get_int(&c->st, "attempt") >= 2);
 	}
-	if (strcmp(phase, "activate") == 0) {
-		activate_current(c->cfg, current, sizeof(current));
-		/* A second interruption counts against the commit: it may be what
-		 * kills the agent. */
-		if (!target_path || strcmp(current, target_path) != 0)
-			return roll_back(c, "the agent was interrupted during activation",
-					 state_get_int(&c->st, "attempt") >= 2);
-	}
+	activate_current(c->cfg, current, sizeof(current));
+	/* A second interruption counts against the commit: it may be what
+	 * kills the agent. */
+	if (strcmp(phase, "activate") == 0 && (!target_path || strcmp(current, target_path) != 0))
+		return roll_back(c, "the agent was interrupted during activation",
+				 state_get_int(&c->st, "attempt") >= 2);
+	/* Checks of another system say nothing about the target: a rollback
+	 * that could not be recorded left the previous one running. */
+	if (!target_path || strcmp(current, target_path) != 0)
+		return roll_back(c, "the system running is not the one being checked", true);
 	/* Activated (or in health checks): the checks decide, against the old deadline. */
 	return run_health(c);
 }
@@ -617,15 +661,22 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	c->child_start = spawn_total_seconds();
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;
-	*lock_fd = lock_acquire(cfg->agent.state_dir, e);
+	*lock_fd = lock_acquire(cfg->agent.state_dir, LOCK_WAIT_SECONDS, e);
 	if (*lock_fd < 0)
 		return -1;
 	pull_mirror_path(cfg, c->mirror, sizeof(c->mirror));
 	snprintf(c->gcroots, sizeof(c->gcroots), "%s/gcroots", cfg->agent.state_dir);
-	if (state_load(&c->st, cfg->agent.state_dir, e) < 0) {
+	orphan_sweep_temps(cfg);
+	/* Nothing is decided while a child of a dead agent may still switch. */
+	if (orphan_settle(cfg->agent.state_dir, hooks.should_stop, hooks.tick, e) < 0 ||
+	    (unsaved.root && state_save(&unsaved, e) < 0 &&
+	     err_prefix(e, "the outcome of the last cycle is still not saved") < 0) ||
+	    state_load(&c->st, cfg->agent.state_dir, e) < 0) {
 		lock_release(*lock_fd);
 		return -1;
 	}
+	state_release(&unsaved);
+	orphan_track(cfg->agent.state_dir);
 	state_set(&c->st, "host", cfg->agent.hostname);
 	state_set(&c->st, "platform", config_platform_name(cfg->nix.platform));
 	state_set(&c->st, "mode", config_mode_name(cfg->agent.mode));

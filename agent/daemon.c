@@ -9,6 +9,7 @@
 #include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/fileio.h"
+#include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/sdcompat.h"
 
@@ -71,15 +72,21 @@ static void pid_path(const struct config *cfg, char *buf, size_t size)
 	snprintf(buf, size, "%s/daemon.pid", cfg->agent.state_dir);
 }
 
-static int write_pid(const struct config *cfg, struct err *e)
+/* Takes the daemon lock, then writes daemon.pid: a second daemon refuses to
+ * start and leaves the first one's pid file alone. Returns the lock's fd. */
+static int claim_state_dir(const struct config *cfg, const char *pidfile, struct err *e)
 {
-	char path[4096], text[32];
-	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid()), fd;
 
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;
-	pid_path(cfg, path, sizeof(path));
-	return file_write_atomic(path, text, (size_t)n, 0644, e);
+	fd = lock_daemon(cfg->agent.state_dir, e);
+	if (fd >= 0 && file_write_atomic(pidfile, text, (size_t)n, 0644, e) < 0) {
+		lock_release(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static bool is_failure(enum cycle_outcome o)
@@ -152,8 +159,48 @@ static void reload(struct config *cfg, const char *config_path)
 	}
 	config_release(cfg);
 	*cfg = fresh;
+	cli_warn_keyfiles(cfg);
 	fit_watchdog(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
+}
+
+static void announce(struct config *cfg)
+{
+	char shown_url[1024];
+
+	config_redact_url(cfg->repo.url, shown_url, sizeof(shown_url));
+	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
+		cfg->repo.branch, shown_url, cfg->agent.poll_interval);
+	fit_watchdog(cfg);
+	cli_warn_keyfiles(cfg);
+	if (cfg->fleet.nats_url)
+		log_msg(LOG_WARNING, NULL, NULL,
+			"[fleet] is set, but staged rollouts are not implemented in this version: "
+			"this host deploys on its own");
+}
+
+/* Runs one cycle and sets *next_poll; -1 when the daemon is to stop. */
+static int run_cycle(const struct config *cfg, double *next_poll)
+{
+	struct cycle_result res;
+	struct err e = {{0}};
+
+	planned = false;
+	if (cycle_run_once(cfg, &res, &e) < 0) {
+		log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
+		res.outcome = CYCLE_ERROR;
+	} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
+		log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL, "%s: %s",
+			cycle_outcome_name(res.outcome), res.message);
+	}
+	if (res.outcome == CYCLE_STOPPED)
+		return -1;
+	/* A cycle that could not run did not reach the point that plans. */
+	if (!planned)
+		plan_next_poll(res.outcome);
+	*next_poll = clock_monotonic() + planned_delay;
+	sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), planned_delay);
+	return 0;
 }
 
 int cmd_run(int argc, char **argv, const char *config_path)
@@ -165,7 +212,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	struct err e = {{0}};
 	double next_poll;
 	char pidfile[4096];
-	int rc;
+	int rc, daemon_lock;
 
 	if (argc > 1) {
 		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
@@ -174,22 +221,16 @@ int cmd_run(int argc, char **argv, const char *config_path)
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
-	if (setup_signals(&e) < 0 || write_pid(&cfg, &e) < 0) {
-		fprintf(stderr, "cim-agent: %s\n", e.msg);
+	/* Fixed at start: a reload may name another state_dir. */
+	pid_path(&cfg, pidfile, sizeof(pidfile));
+	if (setup_signals(&e) < 0 || (daemon_lock = claim_state_dir(&cfg, pidfile, &e)) < 0) {
+		fprintf(stderr, "cim-agent: run: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
 	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
-	char shown_url[1024];
-	config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
-	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
-		cfg.repo.branch, shown_url, cfg.agent.poll_interval);
-	fit_watchdog(&cfg);
-	if (cfg.fleet.nats_url)
-		log_msg(LOG_WARNING, NULL, NULL,
-			"[fleet] is set, but staged rollouts are not implemented in this version: "
-			"this host deploys on its own");
+	announce(&cfg);
 	sdc_notify("READY=1\nSTATUS=starting the first poll");
 	next_poll = clock_monotonic();
 
@@ -220,30 +261,14 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		}
 		if (clock_monotonic() < next_poll)
 			continue;
-
-		struct cycle_result res;
-		planned = false;
-		if (cycle_run_once(&cfg, &res, &e) < 0) {
-			log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
-			res.outcome = CYCLE_ERROR;
-		} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
-			log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL,
-				"%s: %s", cycle_outcome_name(res.outcome), res.message);
-		}
-		if (res.outcome == CYCLE_STOPPED)
+		if (run_cycle(&cfg, &next_poll) < 0)
 			break;
-		/* A cycle that could not run did not reach the point that plans. */
-		if (!planned)
-			plan_next_poll(res.outcome);
-		unsigned delay = planned_delay;
-		next_poll = clock_monotonic() + delay;
-		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
 	}
 
 	sdc_notify("STOPPING=1\nSTATUS=stopping");
 	log_msg(LOG_NOTICE, NULL, NULL, "stopping");
-	pid_path(&cfg, pidfile, sizeof(pidfile));
 	unlink(pidfile);
+	lock_release(daemon_lock);
 	config_release(&cfg);
 	return 0;
 }

@@ -2,9 +2,13 @@
 
 #include "agent/err.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +106,8 @@ static void fsync_parent(const char *path)
 	}
 }
 
-int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e)
+static int write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool sync,
+			struct err *e)
 {
 	char tmp[PATH_MAX];
 	int fd, saved;
@@ -112,7 +117,7 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return err_set(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || fd_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || fd_write_all(fd, buf, len) < 0 || (sync && fsync(fd) < 0)) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -123,8 +128,60 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 		unlink(tmp);
 		return err_set(e, "%s: %s", path, strerror(saved));
 	}
-	fsync_parent(path);
+	if (sync)
+		fsync_parent(path);
 	return 0;
+}
+
+int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e)
+{
+	return write_atomic(path, buf, len, mode, true, e);
+}
+
+int file_replace(const char *path, const void *buf, size_t len, mode_t mode, struct err *e)
+{
+	return write_atomic(path, buf, len, mode, false, e);
+}
+
+/* The pid of a temporary file of write_atomic ("<name>.tmp.<pid>"), or 0. */
+static long temp_owner(const char *name, const char *only)
+{
+	const char *tag = strstr(name, ".tmp.");
+	char *end;
+	long pid;
+
+	if (!tag)
+		return 0;
+	while (strstr(tag + 1, ".tmp."))
+		tag = strstr(tag + 1, ".tmp.");
+	if (only && ((size_t)(tag - name) != strlen(only) || strncmp(name, only, strlen(only))))
+		return 0;
+	if (!isdigit((unsigned char)tag[5]))
+		return 0;
+	pid = strtol(tag + 5, &end, 10);
+	return *end == '\0' && pid > 0 ? pid : 0;
+}
+
+int file_sweep_temps(const char *dir, const char *only)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int removed = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		long pid = temp_owner(de->d_name, only);
+		/* A live pid may still be writing it (or be another process by now). */
+		if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path) &&
+		    unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 int dir_create(const char *dir, mode_t mode, struct err *e)

@@ -16,6 +16,16 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
  * old or the new content, never a mix. */
 int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct err *e);
 
+/* file_write_atomic() without the fsyncs: the content survives the death of
+ * this process, not a power cut. For records that matter only until the
+ * next boot. */
+int file_replace(const char *path, const void *buf, size_t len, mode_t mode, struct err *e);
+
+/* Removes the temporary files ("<name>.tmp.<pid>") that an atomic write
+ * killed half-way left in dir, when their pid is no longer alive; with only
+ * set, just those of <only>. Returns how many went. */
+int file_sweep_temps(const char *dir, const char *only);
+
 /* Writes all of buf to fd, retrying short writes and EINTR; -1 with errno. */
 int fd_write_all(int fd, const void *buf, size_t len);
 

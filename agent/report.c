@@ -106,15 +106,18 @@ static int outbox_list(struct outbox *ob, struct err *e)
 	return 0;
 }
 
-/* outbox/meta.json: {"next": N, "last_sent": M}. It is the agent's own file;
- * one that is missing or damaged starts over after the highest queued number. */
-static void meta_read(struct outbox *ob)
+/* outbox/meta.json: {"next": N, "last_sent": M}. It is the agent's own file.
+ * A new outbox starts at 1; one whose meta.json is missing or damaged goes on
+ * after the highest queued number, and with an empty queue from the time in
+ * milliseconds: receivers drop a report whose (host, event_id) they have seen,
+ * so an id must never come back. */
+static void meta_read(struct outbox *ob, bool fresh)
 {
 	char path[PATH_MAX], *text = NULL;
 	size_t len;
 	json_t *meta;
 
-	ob->next = 1;
+	ob->next = 0;
 	ob->last_sent = 0;
 	if (outbox_path(ob, path, sizeof(path), "meta.json") < 0 ||
 	    file_read_capped(path, META_MAX_BYTES, &text, &len, NULL) < 0)
@@ -127,6 +130,14 @@ static void meta_read(struct outbox *ob)
 	json_decref(meta);
 out:
 	free(text);
+	if (!ob->next && !fresh && !ob->n) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ob->next = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+		ob->last_sent = ob->next - 1; /* nothing is known to be lost */
+	}
+	if (!ob->next)
+		ob->next = 1;
 	if (ob->n && ob->seq[ob->n - 1] >= ob->next)
 		ob->next = ob->seq[ob->n - 1] + 1;
 }
@@ -161,6 +172,7 @@ static int outbox_open(struct outbox *ob, const struct config *cfg, bool create,
 	if (snprintf(ob->dir, sizeof(ob->dir), "%s/outbox", cfg->agent.state_dir) >=
 	    (int)sizeof(ob->dir))
 		return err_set(e, "%s: path too long", cfg->agent.state_dir);
+	bool fresh = create && access(ob->dir, F_OK) < 0 && errno == ENOENT;
 	if (create && dir_create(ob->dir, 0700, e) < 0)
 		return -1;
 	ob->fd = open(ob->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -180,7 +192,7 @@ static int outbox_open(struct outbox *ob, const struct config *cfg, bool create,
 		outbox_close(ob);
 		return -1;
 	}
-	meta_read(ob);
+	meta_read(ob, fresh);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 int state_load(struct state *st, const char *state_dir, struct err *e)
 {
@@ -47,6 +48,21 @@ int state_save(struct state *st, struct err *e)
 	rc = file_write_atomic(st->path, text, strlen(text), 0644, e);
 	free(text);
 	return rc;
+}
+
+int state_save_retrying(struct state *st, unsigned patience, bool (*stop)(void), void (*tick)(void),
+			struct err *e)
+{
+	struct timespec nap = {0, 100 * 1000 * 1000};
+
+	for (unsigned i = 1; i <= patience * 10 && !(stop && stop()); i++) {
+		if (tick)
+			tick();
+		nanosleep(&nap, NULL);
+		if (i % 10 == 0 && state_save(st, e) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 const char *state_get(const struct state *st, const char *key)

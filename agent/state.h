@@ -5,6 +5,7 @@
 #define CIM_STATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct err;
@@ -22,6 +23,12 @@ struct state {
  * the trust baseline). */
 int state_load(struct state *st, const char *state_dir, struct err *e);
 int state_save(struct state *st, struct err *e);
+
+/* For a state that must reach the disk: state_save() again every second,
+ * for up to patience seconds or until stop() (may be NULL) says to stop;
+ * tick() (may be NULL) runs meanwhile. */
+int state_save_retrying(struct state *st, unsigned patience, bool (*stop)(void), void (*tick)(void),
+			struct err *e);
 
 /* NULL when unset or not a string. */
 const char *state_get(const struct state *st, const char *key);

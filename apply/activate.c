@@ -44,7 +44,10 @@ static int run_activation(const char *program, const char *arg, struct activate_
 			  struct err *e)
 {
 	const char *argv[] = {program, arg, NULL};
-	struct spawn_opts o = {.timeout = ACTIVATION_TIMEOUT, .stdout_to_stderr = true};
+	/* Half a switch is worse than a whole one: an agent that dies meanwhile
+	 * lets it finish before its next start decides. */
+	struct spawn_opts o = {
+	    .timeout = ACTIVATION_TIMEOUT, .stdout_to_stderr = true, .let_finish = true};
 	struct spawn_result sr;
 
 	if (spawn_run(argv, &o, &sr, e) < 0)

@@ -2,6 +2,7 @@
 
 #include "agent/clock.h"
 #include "agent/err.h"
+#include "apply/pgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,14 @@ extern char **environ;
 
 static double total_child_seconds;
 static void (*tick)(void);
+static void (*recorder)(const struct spawn_group *g, void *ctx);
+static void *recorder_ctx;
+
+void spawn_set_recorder(void (*fn)(const struct spawn_group *g, void *ctx), void *ctx)
+{
+	recorder = fn;
+	recorder_ctx = ctx;
+}
 
 void spawn_set_tick(void (*fn)(void))
 {
@@ -30,8 +39,13 @@ double spawn_total_seconds(void)
 	return total_child_seconds;
 }
 
-static void child_exec(const char *const argv[], const struct spawn_opts *o, int out_fd)
+/* gate: the parent writes one byte once the group is recorded; when the
+ * parent dies first, the read ends with nothing and the program never runs. */
+static void child_exec(const char *const argv[], const struct spawn_opts *o, int out_fd, int gate)
 {
+	char go;
+	ssize_t n;
+
 	setpgid(0, 0);
 	/* The agent blocks or handles some signals; the child starts clean. */
 	sigset_t none;
@@ -51,6 +65,10 @@ static void child_exec(const char *const argv[], const struct spawn_opts *o, int
 	if (o->env)
 		for (const char *const *v = o->env; *v; v++)
 			putenv((char *)(uintptr_t)*v);
+	while ((n = read(gate, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(127);
 	execvp(argv[0], (char *const *)(uintptr_t)argv);
 	fprintf(stderr, "cim-agent: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -94,6 +112,71 @@ static int read_into(int fd, struct spawn_result *r, size_t cap, size_t *alloc)
 	}
 }
 
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Records the child's group, then lets the child run its program. */
+static void open_gate(pid_t pid, const char *program, const struct spawn_opts *o, int gate[2])
+{
+	struct spawn_group g = {
+	    .pgid = pid,
+	    .start = pgroup_start_time(pid),
+	    .deadline = o->timeout ? (long long)time(NULL) + o->timeout : 0,
+	    .let_finish = o->let_finish,
+	    .program = program,
+	};
+
+	if (recorder)
+		recorder(&g, recorder_ctx);
+	/* Our own read end stays open until the byte is in: no SIGPIPE when the
+	 * child is already dead (its status says so). */
+	if (write(gate[1], "x", 1) < 0) {
+		/* Nothing to add: the child's status tells. */
+	}
+	close_pair(gate);
+}
+
+/* Forks the child in its own group, records the group, lets it run. With
+ * capture_stdout, pipefd[0] is the read end of its stdout. -1 when it could
+ * not be started. */
+static pid_t start_child(const char *const argv[], const struct spawn_opts *o, int pipefd[2],
+			 struct err *e)
+{
+	int gate[2] = {-1, -1};
+	pid_t pid;
+
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		return err_set(e, "pipe: %s", strerror(errno));
+	if (o->capture_stdout && pipe2(pipefd, O_CLOEXEC) < 0) {
+		close_pair(gate);
+		return err_set(e, "pipe: %s", strerror(errno));
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+		close_pair(pipefd);
+		close_pair(gate);
+		return err_set(e, "cannot start %s: %s", argv[0], strerror(saved));
+	}
+	if (pid == 0) {
+		close(gate[1]);
+		child_exec(argv, o, pipefd[1], gate[0]);
+	}
+	setpgid(pid, pid); /* also here, so the group exists before we may kill it */
+	open_gate(pid, argv[0], o, gate);
+	if (pipefd[1] >= 0) {
+		close(pipefd[1]);
+		pipefd[1] = -1;
+		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	}
+	return pid;
+}
+
 int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
 	      struct err *e)
 {
@@ -104,25 +187,9 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 
 	memset(r, 0, sizeof(*r));
 	r->status = -1;
-	if (o->capture_stdout && pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_set(e, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int saved = errno;
-		if (pipefd[0] >= 0) {
-			close(pipefd[0]);
-			close(pipefd[1]);
-		}
-		return err_set(e, "cannot start %s: %s", argv[0], strerror(saved));
-	}
-	if (pid == 0)
-		child_exec(argv, o, pipefd[1]);
-	setpgid(pid, pid); /* also here, so the group exists before we may kill it */
-	if (pipefd[1] >= 0) {
-		close(pipefd[1]);
-		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	}
+	pid = start_child(argv, o, pipefd, e);
+	if (pid < 0)
+		return -1;
 
 	/* Poll the pipe in short slices and reap the child in between: a child that
 	 * leaves a grandchild holding the pipe open must not hold us until the timeout. */

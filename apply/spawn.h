@@ -17,6 +17,8 @@ struct spawn_opts {
 	size_t capture_max;        /* default 64 KiB */
 	bool stdout_to_stderr;     /* when not captured, send the child's stdout to our stderr */
 	const char *const *env;    /* extra NAME=VALUE entries, NULL-terminated; may be NULL */
+	bool let_finish;	   /* if the agent dies meanwhile, its next start waits for this
+				      child (up to the timeout) instead of killing it */
 };
 
 struct spawn_result {
@@ -42,6 +44,20 @@ void spawn_result_release(struct spawn_result *r);
 /* fn is called every 50 ms or so while a child runs (the daemon pings the
  * systemd watchdog from it); NULL to stop. */
 void spawn_set_tick(void (*fn)(void));
+
+/* What finds a child's process group again when the agent died while it
+ * ran (agent/orphan.h records it). */
+struct spawn_group {
+	long pgid;		  /* the child's pid, leader of its own group */
+	unsigned long long start; /* its start time (pgroup_start_time), 0 when unknown */
+	long long deadline;	  /* unix time its timeout ends, 0 for none */
+	bool let_finish;
+	const char *program;
+};
+
+/* fn(g, ctx) runs once a child's group exists and before the child starts
+ * its program. */
+void spawn_set_recorder(void (*fn)(const struct spawn_group *g, void *ctx), void *ctx);
 
 /* Total wall time spent in children since start, for the overhead benchmark. */
 double spawn_total_seconds(void);

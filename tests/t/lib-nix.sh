@@ -1,7 +1,13 @@
 # Helpers for tests that build and "activate" test systems with the real nix.
 # The test flake's outputs are plain derivations with a /bin/sh builder; their
 # activation scripts record every call in $FAKE_DIR/calls and can be told to
-# fail or to kill the agent, so every path of the cycle runs for real.
+# fail, to kill the agent, or to hold until released, so every path of the
+# cycle runs for real. Markers in $FAKE_DIR for switch-to-configuration, each
+# used once:
+#   crash-before-ACTION[-VERSION]  kill -9 the agent and die with it, before switching
+#   crash-after-ACTION[-VERSION]   switch, then kill -9 the agent and die with it
+#   hold-ACTION-VERSION            write the script's pid to held, then wait (up to
+#                                  60 s) for $FAKE_DIR/release before switching
 
 FAKE_DIR="$TRASH/fake"
 export FAKE_DIR
@@ -55,6 +61,10 @@ write_flake() {
         for m in "\\\$FAKE_DIR/crash-before-\\\$1" "\\\$FAKE_DIR/crash-before-\\\$1-\${b.version}"; do
           if [ -e "\\\$m" ]; then rm "\\\$m"; echo "\${b.version} \\\$1 killed the agent" >> "\\\$FAKE_DIR/calls"; kill -9 \\\$PPID; exit 137; fi
         done
+        if [ -e "\\\$FAKE_DIR/hold-\\\$1-\${b.version}" ]; then
+          rm "\\\$FAKE_DIR/hold-\\\$1-\${b.version}"; echo \\\$\\\$ >"\\\$FAKE_DIR/held"; n=0
+          while [ ! -e "\\\$FAKE_DIR/release" ] && [ \\\$n -lt 600 ]; do sleep 0.1; n=\\\$((n + 1)); done
+        fi
         if [ -e "\\\$FAKE_DIR/term-during-\\\$1" ]; then rm "\\\$FAKE_DIR/term-during-\\\$1"; kill -TERM \\\$PPID; exit 143; fi
         case "\\\$1" in test|switch) ln -sfn \$out "\\\$FAKE_DIR/current-system"; echo \${toString b.health} > "\\\$FAKE_DIR/health";; esac
         for m in "\\\$FAKE_DIR/crash-after-\\\$1" "\\\$FAKE_DIR/crash-after-\\\$1-\${b.version}"; do

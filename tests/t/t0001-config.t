@@ -77,7 +77,34 @@ test_expect_success 'an over-long line is refused, not split' '
 	write_config agent.conf &&
 	printf "branch = %0300d\n" 0 >>agent.conf &&
 	test_expect_code 2 cim -c agent.conf check-config 2>err &&
-	test_grep "agent.conf:9: line is longer than" err
+	test_grep "agent.conf:9: line is longer than 197 characters, the limit of the INI parser (a longer command goes into a script" err
+'
+
+test_expect_success 'a state_dir that the nix URL cannot carry is refused at check-config' '
+	for dir in "/var/lib/a b" "/var/lib/a#b" "/var/lib/a?b" "/var/lib/a%20b" "/var/lib/a[b"; do
+		write_config agent.conf &&
+		sed -i "s|^state_dir = .*|state_dir = $dir|" agent.conf &&
+		test_expect_code 2 cim -c agent.conf check-config 2>err &&
+		test_grep "agent.conf:3: \[agent\] state_dir: .* which the nix URL of the mirror cannot carry" err ||
+		exit 1
+	done &&
+	write_config agent.conf &&
+	sed -i "s|^state_dir = .*|state_dir = /var/lib/cim-agent+test@1=a,b~c:d|" agent.conf &&
+	cim -c agent.conf check-config >out
+'
+
+test_expect_success 'check-config warns about credential files that others can read' '
+	write_config agent.conf &&
+	printf "token\n" >token && printf "key\n" >hmac.key && printf "id\n" >identity &&
+	chmod 644 token && chmod 640 hmac.key && chmod 600 identity &&
+	printf "token_file = $TRASH/token\n[report]\nhmac_key_file = $TRASH/hmac.key\n[secrets]\nidentity = $TRASH/identity\n" >>agent.conf &&
+	cim -c agent.conf check-config >out 2>err &&
+	test_grep "\[repo\] token_file $TRASH/token can be read by group and others (mode 0644); chmod go-r" err &&
+	test_grep "\[report\] hmac_key_file $TRASH/hmac.key can be read by its group (mode 0640)" err &&
+	test_grep_not "identity" err &&
+	chmod 600 token hmac.key &&
+	cim -c agent.conf check-config >out 2>err &&
+	test_grep_not "can be read" err
 '
 
 test_expect_success 'relative paths are refused' '

@@ -126,7 +126,7 @@ test_expect_success 'the lock refuses a second cycle' '
 	test_when_finished "stop_pid $!" &&
 	wait_for test -e locked &&
 	test_expect_code 1 cim -c agent.conf once 2>err &&
-	test_grep "another cim-agent cycle is running" err
+	test_grep "a cycle is running (pid .*); try again when it has finished" err
 '
 
 test_expect_success 'mode = build builds and reports but never activates' '
