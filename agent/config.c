@@ -77,6 +77,7 @@ static const struct key keys[] = {
 	K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
 	K(health, timeout, "timeout", T_DURATION, false, "120s"),
 	K(health, interval, "interval", T_DURATION, false, "5s"),
+	K(health, settle, "settle", T_DURATION, false, "30s"),
 	K(health, systemd, "systemd", T_BOOL, false, "no"),
 	K(health, url, "url", T_LIST, false, NULL),
 	K(health, expect_status, "expect_status", T_UINT, false, NULL),

@@ -55,6 +55,7 @@ struct config {
 	struct {
 		unsigned timeout;  /* seconds for all checks to pass */
 		unsigned interval; /* seconds between attempts */
+		unsigned settle;   /* seconds they must then keep passing */
 		bool systemd;      /* no unit in the failed state */
 		struct config_list url;
 		unsigned expect_status; /* 0: any 2xx */

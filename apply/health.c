@@ -1,5 +1,6 @@
 #include "apply/health.h"
 
+#include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/sdcompat.h"
 #include "apply/spawn.h"
@@ -118,26 +119,58 @@ int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 	return 0;
 }
 
+/* Waits out one interval in small steps, staying responsive; false when
+ * should_stop said to stop. */
+static bool nap(const struct health_plan *p, double seconds)
+{
+	for (double end = clock_monotonic() + seconds; clock_monotonic() < end;) {
+		if (p->should_stop && p->should_stop())
+			return false;
+		if (p->tick)
+			p->tick();
+		struct timespec step = {0, 100 * 1000 * 1000};
+		nanosleep(&step, NULL);
+	}
+	return !(p->should_stop && p->should_stop());
+}
+
+/* Every check passed once: they must go on passing for the whole settle
+ * window, or the deployment fails. */
+static int settle(const struct health_plan *p, char *why, size_t whylen)
+{
+	unsigned window = p->cfg->health.settle, interval = p->cfg->health.interval;
+	double start = clock_monotonic(), end = start + window;
+
+	sdc_notify("STATUS=healthy; every check must keep passing for %us before committing",
+		   window);
+	for (;;) {
+		double left = end - clock_monotonic();
+		if (left <= 0)
+			return 0;
+		if (!nap(p, left < interval ? left : (interval ? interval : 1)))
+			return 2;
+		if (health_check_once(p, why, whylen) != 0) {
+			size_t used = strlen(why);
+			snprintf(why + used, whylen - used,
+				 " (after %.0fs of the %us settle window)",
+				 clock_monotonic() - start, window);
+			return 1;
+		}
+	}
+}
+
 int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen)
 {
 	for (;;) {
 		if (health_check_once(p, why, whylen) == 0)
-			return 0;
+			return p->cfg->health.settle ? settle(p, why, whylen) : 0;
 		if (time(NULL) + (time_t)p->cfg->health.interval > deadline) {
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used, " (still failing after %us)",
 				 p->cfg->health.timeout);
 			return 1;
 		}
-		/* Wait out the interval in small steps, staying responsive. */
-		for (unsigned ms = 0; ms < (p->cfg->health.interval ? p->cfg->health.interval : 1) * 1000;
-		     ms += 100) {
-			if (p->should_stop && p->should_stop())
-				return 2;
-			if (p->tick)
-				p->tick();
-			struct timespec nap = {0, 100 * 1000 * 1000};
-			nanosleep(&nap, NULL);
-		}
+		if (!nap(p, p->cfg->health.interval ? p->cfg->health.interval : 1))
+			return 2;
 	}
 }

@@ -1,7 +1,8 @@
 /* Health checks after an activation: no failed systemd units, HTTP(S) probes
  * answering 2xx (or a set status), commands exiting 0, the git remote still
  * reachable. A deployment is healthy when every check passes before the
- * deadline; checks are retried every interval until then. */
+ * deadline (checks are retried every interval until then) and then keeps
+ * passing for the settle window. */
 #ifndef CIM_HEALTH_H
 #define CIM_HEALTH_H
 
@@ -26,8 +27,9 @@ struct health_plan {
 int health_check_once(const struct health_plan *p, char *why, size_t whylen);
 
 /* Repeats health_check_once until it passes or the wall-clock deadline (unix
- * time, so it survives a restart of the agent) has passed. Returns 0 when
- * healthy, 1 when not (why holds the last failure), 2 when should_stop said
+ * time, so it survives a restart of the agent) has passed; then, for
+ * [health] settle seconds, every interval, a failure ends the wait. Returns 0
+ * when healthy, 1 when not (why holds the failure), 2 when should_stop said
  * to stop before a verdict. */
 int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen);
 

@@ -218,6 +218,7 @@ in
           health = {
             timeout = key duration "120s" "How long a new generation has to become healthy before it is rolled back.";
             interval = key duration "5s" "Time between health probes.";
+            settle = key duration "30s" "Once every check passed, how long they must keep passing before the deployment is committed; a failure in this window rolls back. 0s commits on the first pass.";
             systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on).";
             url = listKey types.str null "URLs that must answer for the generation to be healthy.";
             expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with; unset, any 2xx.";

@@ -81,6 +81,7 @@ profile = $DEMO/profiles/demo-host
 [health]
 timeout = 4s
 interval = 1s
+settle = 2s
 url = http://127.0.0.1:$PORT/health
 
 [secrets]

@@ -60,7 +60,7 @@ test_expect_success 'every key is documented, and they are the keys of the Nix m
 	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode \
 		repo.url repo.branch repo.allowed_signers repo.verify repo.token_file repo.ssh_key \
 		repo.known_hosts repo.fetch_timeout nix.platform nix.attr nix.profile nix.nix \
-		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.systemd health.url \
+		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.settle health.systemd health.url \
 		health.expect_status health.command health.remote secrets.identity secrets.manifest \
 		secrets.dir secrets.allow_persistent report.url report.hmac_key_file \
 		report.metrics_file report.command report.timeout report.outbox_max fleet.nats_url fleet.nats_creds_file fleet.wave \
