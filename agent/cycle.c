@@ -119,7 +119,8 @@ static void clear_target(struct cycle *c)
 	static const char *const keys[] = {"target", "target_path", "previous_path",
 					   "health_deadline", "target_signer",
 					   "target_key", "rollback_reason", "closure_diff",
-					   "started_at", "secrets_before", "secrets_generation"};
+					   "started_at", "secrets_before", "secrets_generation",
+					   "failed_units_before"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		json_object_del(c->st.root, keys[i]);
 }
@@ -324,7 +325,9 @@ static int run_health(struct cycle *c)
 		.known_hosts = c->cfg->repo.known_hosts,
 		.timeout = c->cfg->repo.fetch_timeout,
 	};
-	struct health_plan plan = {.cfg = c->cfg, .remote = &remote};
+	struct health_plan plan = {.cfg = c->cfg,
+				   .remote = &remote,
+				   .failed_before = state_get(&c->st, "failed_units_before")};
 	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
 	char why[1024] = "";
 
@@ -450,6 +453,22 @@ static int pin_build_ref(struct cycle *c, struct err *e)
 	return rc;
 }
 
+/* Units that had failed before the activation are not held against it. */
+static void record_failed_baseline(struct cycle *c)
+{
+	char units[HEALTH_UNITS_MAX];
+	struct err e = {{0}};
+
+	if (health_failed_baseline(c->cfg, units, sizeof(units), &e) < 0) {
+		log_msg(LOG_WARNING, c->res->commit, "activate", "%s", e.msg);
+		units[0] = '\0';
+	}
+	state_set(&c->st, "failed_units_before", units[0] ? units : NULL);
+	if (units[0])
+		log_msg(LOG_NOTICE, c->res->commit, "activate",
+			"already failed before the activation, not counted against it: %s", units);
+}
+
 static int deploy(struct cycle *c, const struct pull_outcome *po)
 {
 	char out_link[PATH_MAX + 16], prev_link[PATH_MAX + 16], path[PATH_MAX], current[PATH_MAX];
@@ -515,6 +534,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "attempt_commit", c->res->commit);
 	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
 	state_set(&c->st, "reboot_needed", NULL);
+	record_failed_baseline(c);
 	if (stop_requested())
 		return stopped(c, "activate");
 	if (enter_phase(c, "activate", "activating %s", path) < 0)

@@ -86,18 +86,61 @@ int health_configured(const struct config *cfg)
 	       cfg->health.remote;
 }
 
+/* True when the space-separated list has the word. */
+static bool listed(const char *list, const char *word, size_t len)
+{
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == len && strncmp(p, word, len) == 0)
+			return true;
+		p += n + strspn(p + n, " ");
+	}
+	return false;
+}
+
+/* Removes from units (space-separated, in place) the ones in before; returns
+ * how many are left. */
+static int drop_listed(char *units, const char *before)
+{
+	char *out = units;
+	int kept = 0;
+
+	for (const char *p = units; *p;) {
+		size_t n = strcspn(p, " ");
+		if (!listed(before, p, n)) {
+			if (out != units)
+				*out++ = ' ';
+			memmove(out, p, n);
+			out += n;
+			kept++;
+		}
+		p += n + strspn(p + n, " ");
+	}
+	*out = '\0';
+	return kept;
+}
+
+int health_failed_baseline(const struct config *cfg, char *units, size_t size, struct err *e)
+{
+	units[0] = '\0';
+	if (!cfg->health.systemd)
+		return 0;
+	return sdc_failed_units(units, size, e) < 0 ? -1 : 0;
+}
+
 int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 {
 	const struct config *cfg = p->cfg;
 	struct err e = {{0}};
 
 	if (cfg->health.systemd) {
-		char units[1024];
+		char units[HEALTH_UNITS_MAX];
 		int n = sdc_failed_units(units, sizeof(units), &e);
 		if (n < 0) {
 			snprintf(why, whylen, "systemd: %s", e.msg);
 			return 1;
 		}
+		n = drop_listed(units, p->failed_before);
 		if (n > 0) {
 			snprintf(why, whylen, "%d failed systemd unit%s: %s", n, n == 1 ? "" : "s",
 				 units);

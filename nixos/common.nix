@@ -219,7 +219,7 @@ in
             timeout = key duration "120s" "How long a new generation has to become healthy before it is rolled back.";
             interval = key duration "5s" "Time between health probes.";
             settle = key duration "30s" "Once every check passed, how long they must keep passing before the deployment is committed; a failure in this window rolls back. 0s commits on the first pass.";
-            systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on).";
+            systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on); units that had failed before the activation are not counted.";
             url = listKey types.str null "URLs that must answer for the generation to be healthy.";
             expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with; unset, any 2xx.";
             command = listKey types.str null "Shell commands that must succeed for the generation to be healthy.";
