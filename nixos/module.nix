@@ -51,9 +51,11 @@ in
         StateDirectoryMode = "0700";
         # /run/cim-agent holds the decrypted secrets (settings.secrets.dir is
         # /run/cim-agent/secrets): a tmpfs, kept across restarts of the agent
-        # because the services using the secrets go on running.
+        # because the services using the secrets go on running. 0751: a
+        # service user must reach its own secret (each file has the owner and
+        # mode of its manifest entry); no one but root may list them.
         RuntimeDirectory = "cim-agent";
-        RuntimeDirectoryMode = "0700";
+        RuntimeDirectoryMode = "0751";
         RuntimeDirectoryPreserve = "yes";
         # Hardening stops here on purpose: the agent runs as root and its
         # children switch the whole system (write /nix, /etc and /boot, install

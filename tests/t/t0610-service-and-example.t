@@ -15,6 +15,7 @@ test_expect_success 'the unit runs the agent as a notify service with a watchdog
 	test_grep "^StateDirectory=cim-agent$" "$UNIT" &&
 	test_grep "^RuntimeDirectory=cim-agent$" "$UNIT" &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" "$UNIT" &&
+	test_grep "^RuntimeDirectoryMode=0751$" "$UNIT" &&
 	test_grep "^WantedBy=multi-user.target$" "$UNIT"
 '
 
