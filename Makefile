@@ -61,7 +61,7 @@ FUZZ_LIB  := build/fuzz/libcim.a
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check test unit fuzz fuzz-build demo install format clean deps bench
+.PHONY: all check check-system test unit fuzz fuzz-build demo install format clean deps bench
 
 all: $(BIN)
 
@@ -88,6 +88,13 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+
+# The system tests (tests/system/run.sh): the agent as cim-agent.service under
+# a real systemd, one booted Debian 12 machine per scenario. Needs root.
+# SCENARIOS=s04 runs only the scenarios whose names start so.
+check-system: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	./tests/system/run.sh $(SCENARIOS)
 
 test: $(BIN) $(UNIT_BIN)
 	ASAN_OPTIONS=fast_unwind_on_malloc=0 \

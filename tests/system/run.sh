@@ -1,0 +1,210 @@
+#!/bin/bash
+# System tests: cim-agent as cim-agent.service under a real systemd (PID 1,
+# journald, D-Bus), one freshly booted Debian 12 system per scenario.
+#
+#   tests/system/run.sh [SCENARIO...]     as root; `make check-system` runs it
+#
+# SCENARIO is a name or prefix of tests/system/scenarios/*.sh (default: all).
+# Steps:
+#   1. the base: Debian bookworm made once with debootstrap into
+#      $CIM_SYSTEM_CACHE/base (minbase plus systemd, D-Bus, nix-bin, git, age,
+#      jq and the agent's libraries); rebuilt only when the package list below
+#      changes; never written after that;
+#   2. the stage: `make install DESTDIR=stage` of this tree, the scenarios, the
+#      guest's nix.conf and the unit that runs a scenario after boot;
+#   3. per scenario: stage + base as overlayfs lower layers with an empty upper
+#      layer (a fresh system every time), booted with `systemd-nspawn -b`;
+#      CIM_SYSTEM_JOBS machines at a time. The scenario prints TAP to /out,
+#      then ends the machine with `systemctl exit`;
+#   4. prove reads every scenario's TAP: the exit status is prove's.
+# A failed scenario keeps its journal ($RUN/<scenario>/journal, read with
+# journalctl -D) and a text copy; the paths are printed.
+#
+# Environment:
+#   CIM_SYSTEM_CACHE    the base's cache (default build/system-cache; ~400 MB)
+#   CIM_SYSTEM_RUN      this run's machines and results (default build/system-run)
+#   CIM_SYSTEM_TIMEOUT  seconds for the whole run, base included (default 600)
+#   CIM_SYSTEM_JOBS     machines booted at the same time (default 3)
+#   CIM_SYSTEM_MIRROR   Debian archive (default: the first one of the host's apt sources)
+# Exit: 0 all passed, 1 a scenario failed, 2 setup failed, 124 timeout.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$SRC/tests/system
+CACHE=${CIM_SYSTEM_CACHE:-$SRC/build/system-cache}
+RUN=${CIM_SYSTEM_RUN:-$SRC/build/system-run}
+TIMEOUT=${CIM_SYSTEM_TIMEOUT:-600}
+JOBS=${CIM_SYSTEM_JOBS:-3}
+SUITE=bookworm
+# The guest's packages: systemd as PID 1, the agent's shared libraries, nix and
+# what the scenarios use. libdbi-perl: debootstrap cannot resolve nix-bin's
+# virtual dependency perl-dbdabi-94 by itself.
+PACKAGES=systemd,systemd-sysv,dbus,libgit2-1.5,libcurl4,libsodium23,libinih1,libjansson4,nix-bin,libdbi-perl,git,openssh-client,age,jq,procps
+
+log() { printf '[%s] system: %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+	log "$*"
+	exit 2
+}
+
+# The whole run, base included, is bounded: timeout(1) signals this script and
+# its process group; the trap below stops the machines and unmounts.
+if [ -z "${CIM_SYSTEM_DEADLINE:-}" ]; then
+	export CIM_SYSTEM_DEADLINE=$(($(date +%s) + TIMEOUT))
+	exec timeout -k 20 "$TIMEOUT" "$0" "$@"
+fi
+
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, overlayfs, systemd-nspawn)"
+for tool in debootstrap systemd-nspawn prove; do
+	command -v "$tool" >/dev/null || die "$tool is missing: run scripts/install-deps"
+done
+
+mirror() {
+	local m=${CIM_SYSTEM_MIRROR:-}
+	[ -n "$m" ] || m=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+	[ -n "$m" ] || m=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+# --- 1. the base, made once ---
+make_base() {
+	local key base=$CACHE/base
+	key="$SUITE $PACKAGES"
+	if [ -e "$base/.cim-base" ] && [ "$(cat "$base/.cim-base")" = "$key" ]; then
+		return 0
+	fi
+	log "debootstrap $SUITE into $base (once; later runs reuse it)"
+	mkdir -p "$CACHE"
+	rm -rf "$base" "$base.new"
+	debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$base.new" "$(mirror)" \
+		>"$CACHE/debootstrap.log" 2>&1 ||
+		{
+			tail -20 "$CACHE/debootstrap.log" >&2
+			die "debootstrap failed (log: $CACHE/debootstrap.log)"
+		}
+	rm -f "$base.new/var/cache/apt/archives/"*.deb
+	echo "$key" >"$base.new/.cim-base"
+	mv "$base.new" "$base"
+	log "base ready: $(du -sh "$base" | cut -f1)"
+}
+
+# --- 2. the stage: what `make install` puts on a host, and the scenarios ---
+make_stage() {
+	local s=$RUN/stage lib=/usr/local/lib/cim-system-test
+	log "building and installing into $s"
+	make -C "$SRC" -j2 all >"$RUN/build.log" 2>&1 || {
+		tail -20 "$RUN/build.log" >&2
+		die "build failed (log: $RUN/build.log)"
+	}
+	make -C "$SRC" install DESTDIR="$s" >>"$RUN/build.log" 2>&1 || die "make install failed"
+	install -d "$s$lib" "$s/etc/systemd/system/multi-user.target.wants"
+	install -m 0644 "$HERE/lib.sh" "$HERE/fleet.sh" "$s$lib/"
+	install -m 0755 "$HERE/scenarios/"*.sh "$s$lib/"
+	# nix as root without a daemon, configured as the other tests configure it.
+	(
+		. "$SRC/tests/lib/nix-env.sh"
+		nix_env_setup "$s/etc/nix"
+	) >/dev/null
+	echo cimtest >"$s/etc/hostname"
+	cat >"$s/etc/systemd/system/cim-system-test.service" <<UNIT
+[Unit]
+Description=cim-agent system test scenario (tests/system)
+After=multi-user.target
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+StandardError=journal+console
+ExecStart=/bin/sh -c '$lib/scenario-runner /out; systemctl --no-block exit \$?'
+UNIT
+	install -m 0755 "$HERE/scenario-runner" "$s$lib/scenario-runner"
+	ln -sf ../cim-system-test.service "$s/etc/systemd/system/multi-user.target.wants/"
+}
+
+# --- 3. one machine per scenario ---
+MACHINES=()
+cleanup() {
+	set +e
+	local pid
+	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	for m in "${MACHINES[@]}"; do
+		mountpoint -q "$m/root" && umount "$m/root"
+	done
+}
+trap cleanup EXIT
+on_timeout() {
+	log "timed out after ${TIMEOUT}s; the machines' files are kept in $RUN"
+	for m in "${MACHINES[@]}"; do keep_journal "$m"; done
+	exit 124
+}
+trap on_timeout TERM
+trap 'exit 130' INT
+
+# keep_journal MACHINE_DIR: what a failed scenario leaves for a person to read.
+keep_journal() {
+	local m=$1 name=${1##*/}
+	if cp -a "$m/upper/var/log/journal/." "$m/journal" 2>/dev/null; then
+		log "$name: journal in $m/journal (journalctl -D $m/journal), text in $m/out/journal.txt, TAP in $m/out/$name.tap"
+	else
+		log "$name: no journal in the machine; console: $m/console.log"
+	fi
+}
+
+# boot NAME: boots a fresh machine that runs scenario NAME; its results go to $RUN/NAME.
+boot() {
+	local name=$1 m=$RUN/$1 rc=0 nspawn
+	mkdir -p "$m/upper" "$m/work" "$m/root" "$m/out"
+	echo "$name" >"$m/out/scenario"
+	mount -t overlay overlay -o "lowerdir=$RUN/stage:$CACHE/base,upperdir=$m/upper,workdir=$m/work" "$m/root"
+	nspawn=(systemd-nspawn -q -D "$m/root" -M "cim-$name-$$" --private-network -b
+		--console=pipe --bind="$m/out:/out")
+	# Without systemd on the host (no machined, no bus): no registration, no scope.
+	[ -d /run/systemd/system ] || nspawn+=(--register=no --keep-unit)
+	"${nspawn[@]}" systemd.show_status=no </dev/null >"$m/console.log" 2>&1 || rc=$?
+	umount "$m/root"
+	[ -s "$m/out/$name.tap" ] || {
+		echo "not ok 1 - the machine ran the scenario (nspawn exited $rc, console: $m/console.log)"
+		echo "1..1"
+	} >"$m/out/$name.tap"
+	return 0
+}
+
+mkdir -p "$RUN"
+make_base
+for m in "$RUN"/*/root; do mountpoint -q "$m" && umount "$m"; done
+rm -rf "$RUN"
+mkdir -p "$RUN"
+make_stage
+
+selected=()
+for f in "$HERE"/scenarios/*.sh; do
+	name=$(basename "$f" .sh)
+	if [ $# = 0 ]; then selected+=("$name"); continue; fi
+	for want in "$@"; do
+		case $name in "$want"*) selected+=("$name") ;; esac
+	done
+done
+[ ${#selected[@]} -gt 0 ] || die "no scenario matches: $*"
+
+log "booting ${#selected[@]} machines, $JOBS at a time (timeout ${TIMEOUT}s for the run)"
+for name in "${selected[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+	MACHINES+=("$RUN/$name")
+	boot "$name" &
+done
+wait
+
+# --- 4. the verdict ---
+taps=()
+for name in "${selected[@]}"; do taps+=("$RUN/$name/out/$name.tap"); done
+rc=0
+(cd "$RUN" && prove --exec cat "${taps[@]#$RUN/}") || rc=1
+for name in "${selected[@]}"; do
+	m=$RUN/$name
+	if grep -q '^not ok' "$m/out/$name.tap"; then
+		keep_journal "$m"
+	else
+		rm -rf "$m/upper" "$m/work"
+	fi
+done
+exit "$rc"
