@@ -162,3 +162,10 @@ runs_version() {
 jhas() { journalctl -o json --no-pager | jq -c "select($1)" 2>/dev/null | grep -q .; }
 # agent_said TEXT: the agent's journal has a message containing TEXT.
 agent_said() { journalctl --no-pager -u cim-agent -o cat | grep -qF -- "$1"; }
+# error_matches ERE [NOT_ERE]: the last cycle's error matches ERE (and not NOT_ERE).
+error_matches() {
+	local e
+	e=$(st last_error)
+	echo "last_error: $e"
+	printf '%s' "$e" | grep -qE -- "$1" && { [ -z "${2:-}" ] || ! printf '%s' "$e" | grep -qE -- "$2"; }
+}

@@ -22,7 +22,7 @@ C2=$(fleet_commit ada 2 "app v2: exits a second after it started")
 need poll_now 90 "the poll for commit 2 ended"
 check "commit 2 was rolled back" outcome_is rolled-back
 check "the reason is the failed unit, seen over D-Bus" \
-	sh -c "cim-agent -c $CONF status --json | jq -r .state.last_error | grep 'failed systemd unit: cimtest-app.service'"
+	error_matches 'failed systemd unit: cimtest-app.service'
 check "commit 1 is still the deployed commit" deployed_is "$C1"
 check "the running system's link is exactly commit 1's path again" test "$(readlink "$CURRENT")" = "$P1"
 check "history: the rollback restored commit 1's path" \
