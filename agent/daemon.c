@@ -138,15 +138,18 @@ static void fit_watchdog(struct config *cfg)
 	}
 }
 
+/* systemctl reload (ExecReload sends SIGHUP): the unit is "reloading" until
+ * READY=1. */
 static void reload(struct config *cfg, const char *config_path)
 {
 	struct config fresh = {0};
 	struct err e = {{0}};
 
+	sdc_notify("RELOADING=1\nSTATUS=reloading %s", config_path);
 	if (config_load(&fresh, config_path, &e) < 0) {
 		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
 			e.msg);
-		sdc_notify("STATUS=config reload failed: %s", e.msg);
+		sdc_notify("READY=1\nSTATUS=config reload failed: %s", e.msg);
 		config_release(&fresh);
 		return;
 	}
@@ -154,6 +157,7 @@ static void reload(struct config *cfg, const char *config_path)
 	*cfg = fresh;
 	fit_watchdog(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
+	sdc_notify("READY=1\nSTATUS=configuration reloaded from %s", config_path);
 }
 
 int cmd_run(int argc, char **argv, const char *config_path)

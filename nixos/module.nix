@@ -38,6 +38,9 @@ in
       serviceConfig = {
         Type = "notify";
         ExecStart = "${lib.getExe' cfg.package "cim-agent"} -c /etc/cim-agent/agent.conf run";
+        # systemctl reload: the agent rereads agent.conf (a bad file is
+        # reported and the running configuration kept).
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         # The agent pings the watchdog from its loop and while builds,
         # activations and health checks run; fetches and report POSTs are cut
         # at half this interval.

@@ -171,6 +171,7 @@ test_expect_success 'the systemd service is Type=notify with a watchdog, always 
 	test_grep "^RuntimeDirectory=cim-agent$" service &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" service &&
 	test_grep "^RuntimeDirectoryMode=0751$" service &&
+	test_grep "^ExecReload=/nix/store/[a-z0-9]*-coreutils/bin/kill -HUP \$MAINPID$" service &&
 	test_grep "^after=network-online.target$" service &&
 	test_grep "^wants=network-online.target$" service &&
 	test_grep "^wantedBy=multi-user.target$" service &&

@@ -9,6 +9,7 @@ EXAMPLE="$CIM_SRC/agent/agent.conf.example"
 test_expect_success 'the unit runs the agent as a notify service with a watchdog, always restarted' '
 	test_grep "^ExecStart=@BINDIR@/cim-agent -c /etc/cim-agent/agent.conf run$" "$UNIT" &&
 	test_grep "^Type=notify$" "$UNIT" &&
+	test_grep "^ExecReload=/bin/kill -HUP \$MAINPID$" "$UNIT" &&
 	test_grep "^WatchdogSec=[0-9]" "$UNIT" &&
 	test_grep "^Restart=always$" "$UNIT" &&
 	test_grep "^After=network-online.target" "$UNIT" &&
