@@ -14,12 +14,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +141,53 @@ static void fit_watchdog(struct config *cfg)
 	}
 }
 
+/* The files the daemon runs from, to notice when an activation replaced or
+ * edited its configuration or its own binary. */
+struct file_id {
+	bool known;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+static struct file_id config_id, binary_id;
+static char self_path[PATH_MAX]; /* empty where /proc/self/exe is unknown */
+
+static void identify(const char *path, struct file_id *id)
+{
+	struct stat sb;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &sb) < 0)
+		return;
+	*id = (struct file_id){true, sb.st_dev, sb.st_ino, sb.st_size, sb.st_mtim};
+}
+
+static bool file_changed(const char *path, const struct file_id *before)
+{
+	struct file_id now;
+
+	identify(path, &now);
+	return now.known != before->known ||
+	       (now.known &&
+		(now.dev != before->dev || now.ino != before->ino || now.size != before->size ||
+		 now.mtime.tv_sec != before->mtime.tv_sec ||
+		 now.mtime.tv_nsec != before->mtime.tv_nsec));
+}
+
+static void identify_self(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	const char *deleted = " (deleted)";
+	size_t dlen = strlen(deleted);
+
+	self_path[n > 0 ? n : 0] = '\0';
+	if (n > (ssize_t)dlen && strcmp(self_path + n - dlen, deleted) == 0)
+		self_path[0] = '\0'; /* replaced before we looked: nothing to compare with */
+	if (self_path[0])
+		identify(self_path, &binary_id);
+}
+
 /* systemctl reload (ExecReload sends SIGHUP): the unit is "reloading" until
  * READY=1. */
 static void reload(struct config *cfg, const char *config_path)
@@ -146,6 +196,7 @@ static void reload(struct config *cfg, const char *config_path)
 	struct err e = {{0}};
 
 	sdc_notify("RELOADING=1\nSTATUS=reloading %s", config_path);
+	identify(config_path, &config_id);
 	if (config_load(&fresh, config_path, &e) < 0) {
 		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
 			e.msg);
@@ -158,6 +209,42 @@ static void reload(struct config *cfg, const char *config_path)
 	fit_watchdog(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
 	sdc_notify("READY=1\nSTATUS=configuration reloaded from %s", config_path);
+}
+
+/* The running binary was replaced: exec the new one in this process, which
+ * keeps the pid systemd watches. Returns only when that failed. */
+static void re_exec(const char *config_path)
+{
+	char *const argv[] = {self_path, (char *)(uintptr_t) "-c", (char *)(uintptr_t)config_path,
+			      (char *)(uintptr_t) "run", NULL};
+
+	log_msg(LOG_NOTICE, NULL, NULL, "%s was replaced during the activation: re-executing it",
+		self_path);
+	sdc_notify("RELOADING=1\nSTATUS=re-executing %s", self_path);
+	sdc_watchdog_kick();
+	fflush(NULL);
+	execv(self_path, argv);
+	log_msg(LOG_ERR, NULL, NULL, "re-executing %s: %s; the running version goes on", self_path,
+		strerror(errno));
+	sdc_notify("READY=1");
+	identify(self_path, &binary_id);
+}
+
+/* An activation (a deployment or a rollback) may have installed a new agent
+ * or a new agent.conf: the next poll runs with them. */
+static void follow_activation(struct config *cfg, const char *config_path)
+{
+	if (self_path[0] && file_changed(self_path, &binary_id)) {
+		struct file_id now;
+		identify(self_path, &now);
+		if (now.known)
+			re_exec(config_path);
+	}
+	if (file_changed(config_path, &config_id)) {
+		log_msg(LOG_NOTICE, NULL, NULL, "%s changed during the activation: reloading it",
+			config_path);
+		reload(cfg, config_path);
+	}
 }
 
 int cmd_run(int argc, char **argv, const char *config_path)
@@ -175,6 +262,8 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
 		return EXIT_USAGE;
 	}
+	identify(config_path, &config_id);
+	identify_self();
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
@@ -242,6 +331,8 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		unsigned delay = planned_delay;
 		next_poll = clock_monotonic() + delay;
 		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
+		if (res.outcome == CYCLE_DEPLOYED || res.outcome == CYCLE_ROLLED_BACK)
+			follow_activation(&cfg, config_path);
 	}
 
 	sdc_notify("STOPPING=1\nSTATUS=stopping");
