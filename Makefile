@@ -5,6 +5,7 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR    ?=
 VERSION    := 0.1.0
 
@@ -141,11 +142,12 @@ bench: $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/cim-agent
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/cim-agent
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/cim-agent
 	install -m 0644 agent/cim-agent.8 $(DESTDIR)$(MANDIR)/man8/cim-agent.8
 	sed 's|@BINDIR@|$(BINDIR)|g' agent/cim-agent.service >$(DESTDIR)$(UNITDIR)/cim-agent.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cim-agent.service
+	install -m 0644 agent/cim-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/cim-agent.conf
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
 
 format:

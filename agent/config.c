@@ -60,6 +60,7 @@ static const struct key keys[] = {
 	K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
 	K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
 	E(agent, mode, "mode", mode_names, "switch"),
+	K(agent, status_group, "status_group", T_STRING, false, "cim-agent"),
 	K(repo, url, "url", T_URL, true, NULL),
 	K(repo, branch, "branch", T_STRING, false, "main"),
 	K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),

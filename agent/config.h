@@ -32,6 +32,7 @@ struct config {
 		unsigned poll_interval; /* seconds */
 		unsigned poll_jitter;   /* seconds */
 		enum agent_mode mode;
+		char *status_group; /* may read state_dir (cim-agent status) */
 	} agent;
 	struct {
 		char *url;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -83,6 +84,25 @@ static int write_pid(const struct config *cfg, struct err *e)
 		return -1;
 	pid_path(cfg, path, sizeof(path));
 	return file_write_atomic(path, text, (size_t)n, 0644, e);
+}
+
+/* Members of [agent] status_group may read the state (cim-agent status,
+ * history); nothing in state_dir is secret. systemd gives StateDirectory=
+ * back to root's group at every start and reload, so this runs then. */
+static void share_state_dir(const struct config *cfg)
+{
+	const char *dir = cfg->agent.state_dir, *name = cfg->agent.status_group;
+	struct group *gr = getgrnam(name);
+
+	if (!gr) {
+		log_msg(LOG_NOTICE, NULL, NULL,
+			"group %s does not exist: only root can read %s (cim-agent status)", name,
+			dir);
+		return;
+	}
+	if (chown(dir, (uid_t)-1, gr->gr_gid) < 0 || chmod(dir, 0750) < 0)
+		log_msg(LOG_WARNING, NULL, NULL, "%s: giving it to group %s: %s", dir, name,
+			strerror(errno));
 }
 
 static bool is_failure(enum cycle_outcome o)
@@ -200,6 +220,7 @@ static void reload(struct config *cfg, const char *config_path)
 	if (config_load(&fresh, config_path, &e) < 0) {
 		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
 			e.msg);
+		share_state_dir(cfg);
 		sdc_notify("READY=1\nSTATUS=config reload failed: %s", e.msg);
 		config_release(&fresh);
 		return;
@@ -207,6 +228,7 @@ static void reload(struct config *cfg, const char *config_path)
 	config_release(cfg);
 	*cfg = fresh;
 	fit_watchdog(cfg);
+	share_state_dir(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
 	sdc_notify("READY=1\nSTATUS=configuration reloaded from %s", config_path);
 }
@@ -272,6 +294,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
+	share_state_dir(&cfg);
 	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
 	char shown_url[1024];

@@ -187,6 +187,7 @@ in
               "boot"
               "build"
             ]) "switch" "What a new commit does: switch to it, make it the boot default, or only build it.";
+            status_group = key types.str "cim-agent" "Members of this group may read state_dir, so `cim-agent status` and `history` work for them (the NixOS module creates the group `cim-agent`).";
           };
           repo = {
             url = key types.str null "The Git repository to follow (https://, ssh:// or a path). Required. Put no credentials in it: it is stored in the Nix store; use token_file or ssh_key.";

@@ -17,6 +17,9 @@ in
     # On NixOS a unit that fails to start is the commonest sign of a bad configuration.
     services.cim-agent.settings.health.systemd = lib.mkDefault true;
 
+    # Members may read the agent's state: `cim-agent status`, `history`.
+    users.groups.cim-agent = { };
+
     systemd.services.cim-agent = {
       description = "cim-agent: deploys signed commits of a Git repository to this host";
       documentation = [ "man:cim-agent(8)" ];
@@ -50,8 +53,10 @@ in
         KillMode = "mixed";
         Restart = "always";
         RestartSec = lib.mkDefault "10s";
+        # 0750: the agent gives it to settings.agent.status_group (default
+        # cim-agent), whose members may run `cim-agent status` and `history`.
         StateDirectory = "cim-agent";
-        StateDirectoryMode = "0700";
+        StateDirectoryMode = "0750";
         # /run/cim-agent holds the decrypted secrets (settings.secrets.dir is
         # /run/cim-agent/secrets): a tmpfs, kept across restarts of the agent
         # because the services using the secrets go on running. 0751: a

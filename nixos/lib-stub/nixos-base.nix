@@ -53,6 +53,17 @@ in
         }
       );
     };
+    users.groups = mkOption {
+      default = { };
+      type = types.attrsOf (
+        types.submodule {
+          options.gid = mkOption {
+            type = types.nullOr types.int;
+            default = null;
+          };
+        }
+      );
+    };
     systemd.services = mkOption {
       default = { };
       type = types.attrsOf (

@@ -177,6 +177,7 @@ let
     summary r
     // {
       service = c.systemd.services.cim-agent;
+      groups = builtins.attrNames c.users.groups;
     };
 
   core = nixosSummary coreConfig;

@@ -171,6 +171,9 @@ test_expect_success 'the systemd service is Type=notify with a watchdog, always 
 	test_grep "^RuntimeDirectory=cim-agent$" service &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" service &&
 	test_grep "^RuntimeDirectoryMode=0751$" service &&
+	test_grep "^StateDirectoryMode=0750$" service &&
+	nixeval json core.groups >groups &&
+	test_grep "^\[\"cim-agent\"\]$" groups &&
 	test_grep "^ExecReload=/nix/store/[a-z0-9]*-coreutils/bin/kill -HUP \$MAINPID$" service &&
 	test_grep "^after=network-online.target$" service &&
 	test_grep "^wants=network-online.target$" service &&

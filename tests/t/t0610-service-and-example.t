@@ -17,6 +17,7 @@ test_expect_success 'the unit runs the agent as a notify service with a watchdog
 	test_grep "^RuntimeDirectory=cim-agent$" "$UNIT" &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" "$UNIT" &&
 	test_grep "^RuntimeDirectoryMode=0751$" "$UNIT" &&
+	test_grep "^StateDirectoryMode=0750$" "$UNIT" &&
 	test_grep "^WantedBy=multi-user.target$" "$UNIT"
 '
 
@@ -59,7 +60,7 @@ test_expect_success 'the defaults the example documents are the agent'"'"'s' '
 test_expect_success 'every key is documented, and they are the keys of the Nix modules settings' '
 	awk "/^\[/ { s = substr(\$0, 2, length(\$0) - 2) }
 	     /^#?[a-z_]+ = / { sub(/^#/, \"\"); print s \".\" \$1 }" "$EXAMPLE" | sort >example-keys &&
-	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode \
+	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode agent.status_group \
 		repo.url repo.branch repo.allowed_signers repo.verify repo.token_file repo.ssh_key \
 		repo.known_hosts repo.fetch_timeout nix.platform nix.attr nix.profile nix.nix \
 		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.settle health.systemd health.url \
