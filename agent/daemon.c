@@ -343,8 +343,9 @@ int cmd_run(int argc, char **argv, const char *config_path)
 			log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
 			res.outcome = CYCLE_ERROR;
 		} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
-			log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL,
-				"%s: %s", cycle_outcome_name(res.outcome), res.message);
+			log_outcome(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit,
+				    cycle_outcome_name(res.outcome), "%s: %s",
+				    cycle_outcome_name(res.outcome), res.message);
 		}
 		if (res.outcome == CYCLE_STOPPED)
 			break;
