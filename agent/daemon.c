@@ -134,6 +134,22 @@ static unsigned plan_next_poll(enum cycle_outcome o)
 	return planned_delay;
 }
 
+/* What systemctl status shows between cycles: the outcome, its commit, why
+ * it failed, when the next poll is. */
+static void say_outcome(const struct cycle_result *res, unsigned delay)
+{
+	const char *name = cycle_outcome_name(res->outcome);
+	const char *at = res->outcome == CYCLE_UP_TO_DATE ? " at " : " ";
+
+	if (is_failure(res->outcome) || res->outcome == CYCLE_SKIPPED)
+		sdc_notify("STATUS=%s%s%.12s (%.300s); next poll in %us", name,
+			   res->commit[0] ? " " : "", res->commit, res->message, delay);
+	else if (res->commit[0])
+		sdc_notify("STATUS=%s%s%.12s; next poll in %us", name, at, res->commit, delay);
+	else
+		sdc_notify("STATUS=%s; next poll in %us", name, delay);
+}
+
 /* A fetch or a report POST blocks the loop (libgit2 and libcurl call back too
  * rarely to ping from there): keep each under half the systemd watchdog. */
 static void fit_watchdog(struct config *cfg)
@@ -354,7 +370,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 			plan_next_poll(res.outcome);
 		unsigned delay = planned_delay;
 		next_poll = clock_monotonic() + delay;
-		sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), delay);
+		say_outcome(&res, delay);
 		if (res.outcome == CYCLE_DEPLOYED || res.outcome == CYCLE_ROLLED_BACK)
 			follow_activation(&cfg, config_path);
 	}

@@ -184,7 +184,7 @@ static int settle(const struct health_plan *p, char *why, size_t whylen)
 	unsigned window = p->cfg->health.settle, interval = p->cfg->health.interval;
 	double start = clock_monotonic(), end = start + window;
 
-	sdc_notify("STATUS=healthy; every check must keep passing for %us before committing",
+	sdc_notify("STATUS=checking health: passed, must keep passing for %us before committing",
 		   window);
 	for (;;) {
 		double left = end - clock_monotonic();
