@@ -5,9 +5,10 @@
 # running system's link ($CURRENT, nixos platform only) at itself, installs its
 # units (system/units/*.service, @out@ replaced by its store path) in
 # /run/systemd/system, stops the previous system's units it does not have and
-# restarts its own. Hooks (system/hooks/before, early, after) make an
-# activation slow or change the host. Needs lib.sh; PLATFORM is read by
-# fleet_init.
+# restarts its own. Hooks (system/hooks/before, early, after; boot for
+# `switch-to-configuration boot`) make an activation slow or change the host;
+# system/build-seconds makes the build last that long. Needs lib.sh;
+# fleet_init reads PLATFORM.
 
 FLEET=$W/fleet
 
@@ -39,6 +40,7 @@ fleet_init() {
         args = [ "-c" ''
           /bin/cp -r \$src \$out
           /bin/chmod -R u+w \$out
+          [ ! -e \$src/build-seconds ] || /bin/sleep \$(/bin/cat \$src/build-seconds)
           /bin/mkdir -p \$out/bin
           printf '#!/bin/sh\nexec %s/activate.sh "\$@"\n' \$out >\$out/bin/switch-to-configuration
           /bin/cp \$out/bin/switch-to-configuration \$out/bin/activate
@@ -59,8 +61,8 @@ out=$(dirname "$(readlink -f "$0")")
 version=$(cat "$out/version")
 action=${1:-switch}
 echo "cimtest v$version: $action"
-case $action in boot | dry-activate) exit 0 ;; esac
 hook() { [ ! -x "$out/hooks/$1" ] || "$out/hooks/$1" || exit $?; }
+case $action in boot | dry-activate) hook "$action" && exit 0 ;; esac
 hook before
 [ ! -f "$out/current-system-link" ] || ln -sfn "$out" "$(cat "$out/current-system-link")"
 hook early
