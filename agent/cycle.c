@@ -335,11 +335,13 @@ static int run_health(struct cycle *c)
 		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
 		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
 	}
-	if (stop_requested())
-		return stopped(c, "health");
+	/* The phase is saved first: a stop now resumes at the checks, not the
+	 * activation that has ended. */
 	if (enter_phase(c, "health", "checking health until %lds from now",
 			(long)(deadline - time(NULL))) < 0)
 		return -1;
+	if (stop_requested())
+		return stopped(c, "health");
 	plan.should_stop = hooks.should_stop;
 	plan.tick = hooks.tick;
 	int verdict = health_configured(c->cfg) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
@@ -351,8 +353,30 @@ static int run_health(struct cycle *c)
 	return commit_deployment(c);
 }
 
-/* The agent died with a deployment in flight: finish it without activating
- * anything a second time. */
+/* The switch had begun (the running system's link moved) when the agent
+ * died, and under systemd it died with it, maybe half-way: run it again to
+ * its end (switch-to-configuration is idempotent), then the checks decide. */
+static int reactivate(struct cycle *c, const char *target_path)
+{
+	struct activate_result ar;
+	struct err e = {{0}};
+
+	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
+	if (enter_phase(c, "activate", "activating %s again: the agent was interrupted during it",
+			target_path) < 0)
+		return -1;
+	if (activate(c->cfg, target_path, ACTIVATE_TRY, &ar, &e) < 0) {
+		if (stop_requested())
+			return stopped(c, "the activation finished");
+		return roll_back(c, e.msg, true);
+	}
+	if (ar.reboot_needed)
+		state_set(&c->st, "reboot_needed", "yes");
+	return run_health(c);
+}
+
+/* The agent died with a deployment in flight: finish it. What had ended is
+ * not run again; an interrupted activation is (see reactivate). */
 static int resume(struct cycle *c, const char *phase)
 {
 	const char *target_path = state_get(&c->st, "target_path");
@@ -385,11 +409,13 @@ static int resume(struct cycle *c, const char *phase)
 		activate_current(c->cfg, current, sizeof(current));
 		/* A second interruption counts against the commit: it may be what
 		 * kills the agent. */
-		if (!target_path || strcmp(current, target_path) != 0)
+		if (!target_path || strcmp(current, target_path) != 0 ||
+		    state_get_int(&c->st, "attempt") >= 2)
 			return roll_back(c, "the agent was interrupted during activation",
 					 state_get_int(&c->st, "attempt") >= 2);
+		return reactivate(c, target_path);
 	}
-	/* Activated (or in health checks): the checks decide, against the old deadline. */
+	/* In health checks: they decide, against the old deadline. */
 	return run_health(c);
 }
 

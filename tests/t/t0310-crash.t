@@ -46,7 +46,7 @@ test_expect_success 'killed during the build: the next cycle starts over and dep
 	consistent_and_healthy
 '
 
-test_expect_success 'killed by its own activation after the switch: health checks decide, nothing runs twice' '
+test_expect_success 'killed by its own activation after the switch: the activation runs again to its end, then health checks decide' '
 	new_version 3 &&
 	touch "$FAKE_DIR/crash-after-test" && : >"$FAKE_DIR/calls" &&
 	test_must_fail cim -c agent.conf once;
@@ -54,7 +54,7 @@ test_expect_success 'killed by its own activation after the switch: health check
 	cim -c agent.conf once >out 2>err &&
 	test_grep "resuming a deployment interrupted during activate" err &&
 	test_grep "^deployed: " out &&
-	printf "3 test\n3 boot\n" >expect && diff expect "$FAKE_DIR/calls" &&
+	printf "3 test\n3 test\n3 boot\n" >expect && diff expect "$FAKE_DIR/calls" &&
 	consistent_and_healthy
 '
 
@@ -114,6 +114,21 @@ test_expect_success 'killed during a rollback: the rollback finishes' '
 	test "$(state_field phase)" = rollback &&
 	test_expect_code 1 cim -c agent.conf once >out &&
 	test_grep "^rolled-back: rolled back to $good" out &&
+	consistent_and_healthy &&
+	cim -c agent.conf once >out &&
+	test_grep "^skipped: " out
+'
+
+test_expect_success 'killed after the switch twice: the second interruption rolls back and counts against the commit' '
+	good=$(state_field deployed_path) &&
+	new_version 8b &&
+	touch "$FAKE_DIR/crash-after-test-8b" &&
+	test_must_fail cim -c agent.conf once;
+	touch "$FAKE_DIR/crash-after-test-8b" &&
+	test_must_fail cim -c agent.conf once;
+	test "$(state_field phase)" = activate &&
+	test_expect_code 1 cim -c agent.conf once >out &&
+	test_grep "^rolled-back: rolled back to $good: the agent was interrupted during activation" out &&
 	consistent_and_healthy &&
 	cim -c agent.conf once >out &&
 	test_grep "^skipped: " out
