@@ -26,6 +26,7 @@
 #   CIM_SYSTEM_TIMEOUT  seconds for the whole run, base included (default 600)
 #   CIM_SYSTEM_JOBS     machines booted at the same time (default 3)
 #   CIM_SYSTEM_MIRROR   Debian archive (default: the first one of the host's apt sources)
+#   CIM_SYSTEM_UNIFIED  1 (default): cgroup v2 in the machines; 0: as the host has it
 # Exit: 0 all passed, 1 a scenario failed, 2 setup failed, 124 timeout.
 set -euo pipefail
 
@@ -35,6 +36,11 @@ CACHE=${CIM_SYSTEM_CACHE:-$SRC/build/system-cache}
 RUN=${CIM_SYSTEM_RUN:-$SRC/build/system-run}
 TIMEOUT=${CIM_SYSTEM_TIMEOUT:-600}
 JOBS=${CIM_SYSTEM_JOBS:-3}
+# The machines get the unified cgroup hierarchy (cgroup v2, Debian 12's
+# default) even on a host with the hybrid one: there, the machine's systemd
+# fails now and then to kill a unit's cgroup ("Input/output error"), and a
+# process an activation left behind would outlive the unit.
+UNIFIED=${CIM_SYSTEM_UNIFIED:-1}
 SUITE=bookworm
 # The guest's packages: systemd as PID 1, the agent's shared libraries, nix and
 # what the scenarios use. libdbi-perl: debootstrap cannot resolve nix-bin's
@@ -160,7 +166,7 @@ boot() {
 		--console=pipe --bind="$m/out:/out")
 	# Without systemd on the host (no machined, no bus): no registration, no scope.
 	[ -d /run/systemd/system ] || nspawn+=(--register=no --keep-unit)
-	"${nspawn[@]}" systemd.show_status=no </dev/null >"$m/console.log" 2>&1 || rc=$?
+	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=$UNIFIED "${nspawn[@]}" systemd.show_status=no </dev/null >"$m/console.log" 2>&1 || rc=$?
 	umount "$m/root"
 	[ -s "$m/out/$name.tap" ] || {
 		echo "not ok 1 - the machine ran the scenario (nspawn exited $rc, console: $m/console.log)"
