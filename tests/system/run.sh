@@ -24,7 +24,7 @@
 #   CIM_SYSTEM_CACHE    the base's cache (default build/system-cache; ~400 MB)
 #   CIM_SYSTEM_RUN      this run's machines and results (default build/system-run)
 #   CIM_SYSTEM_TIMEOUT  seconds for the whole run, base included (default 600)
-#   CIM_SYSTEM_JOBS     machines booted at the same time (default 3)
+#   CIM_SYSTEM_JOBS     machines booted at the same time (default 4: they mostly wait)
 #   CIM_SYSTEM_MIRROR   Debian archive (default: the first one of the host's apt sources)
 #   CIM_SYSTEM_UNIFIED  1 (default): cgroup v2 in the machines; 0: as the host has it
 # Exit: 0 all passed, 1 a scenario failed, 2 setup failed, 124 timeout.
@@ -35,7 +35,7 @@ HERE=$SRC/tests/system
 CACHE=${CIM_SYSTEM_CACHE:-$SRC/build/system-cache}
 RUN=${CIM_SYSTEM_RUN:-$SRC/build/system-run}
 TIMEOUT=${CIM_SYSTEM_TIMEOUT:-600}
-JOBS=${CIM_SYSTEM_JOBS:-3}
+JOBS=${CIM_SYSTEM_JOBS:-4}
 # The machines get the unified cgroup hierarchy (cgroup v2, Debian 12's
 # default) even on a host with the hybrid one: there, the machine's systemd
 # fails now and then to kill a unit's cgroup ("Input/output error"), and a
@@ -136,6 +136,7 @@ cleanup() {
 	for m in "${MACHINES[@]}"; do
 		mountpoint -q "$m/root" && umount "$m/root"
 	done
+	drop_cgroups
 }
 trap cleanup EXIT
 on_timeout() {
@@ -156,18 +157,59 @@ keep_journal() {
 	fi
 }
 
+# Without systemd on the host, nspawn --keep-unit makes the machine's cgroups
+# (payload/, supervisor/) below its own: machines booted from one cgroup would
+# share them, and each machine's systemd would see (as pid 0: "Input/output
+# error") and kill the others' processes. So every boot gets a cgroup of its
+# own, in the unified hierarchy and in systemd's named one where it exists.
+# cgroup_parents: the directory, in each of those hierarchies, under which the
+# machines' cgroups go.
+cgroup_parents() {
+	local hier path mnt
+	while IFS=: read -r _ hier path; do
+		case $hier in
+		"") mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts) ;;
+		name=systemd) mnt=$(awk '$3 == "cgroup" && $4 ~ /name=systemd/ { print $2; exit }' /proc/mounts) ;;
+		*) continue ;;
+		esac
+		[ -z "$mnt" ] || echo "$mnt${path%/}/cim-system-$$"
+	done </proc/self/cgroup
+}
+CGROUP_PARENTS=$(cgroup_parents)
+# own_cgroup NAME: moves this (sub)shell, and so the nspawn it starts, into
+# a cgroup of its own.
+own_cgroup() {
+	local p
+	for p in $CGROUP_PARENTS; do
+		mkdir -p "$p/$1" && echo "$BASHPID" >"$p/$1/cgroup.procs" || return 1
+	done
+}
+# drop_cgroups: removes them once their processes are gone.
+drop_cgroups() {
+	local p
+	for p in $CGROUP_PARENTS; do
+		[ ! -d "$p" ] || find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	return 0
+}
+
 # boot NAME: boots a fresh machine that runs scenario NAME; its results go to $RUN/NAME.
 boot() {
-	local name=$1 m=$RUN/$1 rc=0 nspawn
+	local name=$1 m=$RUN/$1 rc=0 nspawn start=$SECONDS
 	mkdir -p "$m/upper" "$m/work" "$m/root" "$m/out"
 	echo "$name" >"$m/out/scenario"
 	mount -t overlay overlay -o "lowerdir=$RUN/stage:$CACHE/base,upperdir=$m/upper,workdir=$m/work" "$m/root"
 	nspawn=(systemd-nspawn -q -D "$m/root" -M "cim-$name-$$" --private-network -b
 		--console=pipe --bind="$m/out:/out")
 	# Without systemd on the host (no machined, no bus): no registration, no scope.
-	[ -d /run/systemd/system ] || nspawn+=(--register=no --keep-unit)
+	if [ ! -d /run/systemd/system ]; then
+		nspawn+=(--register=no --keep-unit)
+		own_cgroup "$name" || log "$name: no cgroup of its own; machines booted at once may disturb each other"
+	fi
 	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=$UNIFIED "${nspawn[@]}" systemd.show_status=no </dev/null >"$m/console.log" 2>&1 || rc=$?
 	umount "$m/root"
+	log "$name: machine done after $((SECONDS - start))s"
+	echo "$((SECONDS - start)) $name" >"$m/seconds"
 	[ -s "$m/out/$name.tap" ] || {
 		echo "not ok 1 - the machine ran the scenario (nspawn exited $rc, console: $m/console.log)"
 		echo "1..1"
@@ -192,6 +234,12 @@ for f in "$HERE"/scenarios/*.sh; do
 done
 [ ${#selected[@]} -gt 0 ] || die "no scenario matches: $*"
 
+# The longest first (as long as the last run took; new ones count as long),
+# so that the machines at the end of the run are short ones.
+durations=$CACHE/durations
+mapfile -t selected < <(for name in "${selected[@]}"; do
+	echo "$(awk -v n="$name" '$2 == n { print $1 }' "$durations" 2>/dev/null | grep . || echo 999) $name"
+done | sort -k1,1rn -k2,2 | cut -d' ' -f2)
 log "booting ${#selected[@]} machines, $JOBS at a time (timeout ${TIMEOUT}s for the run)"
 for name in "${selected[@]}"; do
 	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
@@ -199,6 +247,9 @@ for name in "${selected[@]}"; do
 	boot "$name" &
 done
 wait
+
+touch "$durations"
+cat "$RUN"/*/seconds "$durations" 2>/dev/null | awk '!seen[$2]++' >"$durations.new" && mv "$durations.new" "$durations"
 
 # --- 4. the verdict ---
 taps=()

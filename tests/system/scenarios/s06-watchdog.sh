@@ -5,20 +5,20 @@
 # restarted, and the restarted agent resumes that deployment from its state.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
-SETTLE=6s
+SETTLE=4s
 
 need check "a drop-in: WatchdogSec=4s, RestartSec=1s" unit_dropin watchdog "WatchdogSec=4s
 RestartSec=1s"
 need check "a signed fleet repository" fleet_init
 fleet_app 1
-fleet_hook before "sleep 9"
-C1=$(fleet_commit ada 1 "app v1, whose activation takes 9 seconds")
+fleet_hook before "sleep 6"
+C1=$(fleet_commit ada 1 "app v1, whose activation takes 6 seconds")
 agent_conf
 need check "systemctl start cim-agent" systemctl start cim-agent
 MAIN1=$(prop cim-agent.service MainPID)
 check "the watchdog is on: WatchdogUSec=4s" test "$(prop cim-agent.service WatchdogUSec)" = 4s
 need wait_for 60 "commit 1 is deployed" deployed_is "$C1"
-check "the 9 s activation did not get the agent killed: same pid, no restart" \
+check "the 6 s activation did not get the agent killed: same pid, no restart" \
 	test "$(prop cim-agent.service MainPID)/$(prop cim-agent.service NRestarts)" = "$MAIN1/0"
 check "systemd saw no watchdog timeout" sh -c '! journalctl --no-pager -u cim-agent | grep -q "Watchdog timeout"'
 

@@ -19,13 +19,16 @@ consistent() {
 		return 1
 	}
 }
-# slow_commit VERSION SECONDS: its activation moves the link, starts a
-# process that escapes the agent's process group, then sleeps before the units.
+# slow_commit VERSION SECONDS: its first activation moves the link, starts a
+# process that escapes the agent's process group, then sleeps before the units
+# (a second one, after an interruption, is quick).
 slow_commit() {
 	fleet_app "$1"
-	fleet_hook early "touch /run/cimtest/activating-$1
-setsid -f sleep 300$1
-sleep $2"
+	fleet_hook early "if [ ! -e /run/cimtest/activating-$1 ]; then
+	touch /run/cimtest/activating-$1
+	setsid -f sleep 300$1
+	sleep $2
+fi"
 	fleet_commit ada "$1" "app v$1, slow to activate"
 }
 straggler() { pgrep -f "^sleep 300$1\$"; }
