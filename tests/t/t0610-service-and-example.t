@@ -77,4 +77,13 @@ test_expect_success 'every key is documented, and they are the keys of the Nix m
 	fi
 '
 
+test_expect_success 'README.md and cim-agent(8) give the journal MESSAGE_IDs of agent/log.h' '
+	sed -n "s/^#define LOG_ID_[A-Z_]* *\"\([0-9a-f]*\)\"$/\1/p" "$CIM_SRC/agent/log.h" >ids &&
+	test "$(wc -l <ids)" = 3 &&
+	while read -r id; do
+		test_grep "| \`$id\` |" "$CIM_SRC/README.md" &&
+		test_grep "^\.B $id$" "$CIM_SRC/agent/cim-agent.8" || exit 1
+	done <ids
+'
+
 test_done
