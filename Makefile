@@ -94,7 +94,6 @@ check: deps
 # a real systemd, one booted Debian 12 machine per scenario. Needs root.
 # SCENARIOS=s04 runs only the scenarios whose names start so.
 check-system: deps
-	@$(MAKE) --no-print-directory $(BIN)
 	./tests/system/run.sh $(SCENARIOS)
 
 test: $(BIN) $(UNIT_BIN)

@@ -3,6 +3,7 @@
 # fails a second after it started. [health] systemd = yes sees the failure over
 # D-Bus and the agent rolls back to the exact previous system: the unit runs
 # commit 1's version again and no unit is left failed.
+# It takes about 15s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

@@ -3,6 +3,7 @@
 # activation, when the first health checks have long passed. Within
 # [health] settle (here 14s) every check must keep passing, so it is rolled
 # back too; a healthy commit is committed only once the window is over.
+# It takes about 35s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 SETTLE=14s

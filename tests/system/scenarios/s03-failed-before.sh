@@ -2,6 +2,7 @@
 # 3. Failures that were already there: a unit that had failed before the
 # deployment does not fail it. The systemd check compares with the failed units
 # recorded before the activation and reports only new ones.
+# It takes about 15s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

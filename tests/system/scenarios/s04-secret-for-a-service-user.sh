@@ -3,6 +3,7 @@
 # mode 0400. A unit of the deployed system running as User=app reads it; the
 # same program as another user cannot, nor can another user list the secrets.
 # (/run/cim-agent, the unit's RuntimeDirectory, must let app through: 0751.)
+# It takes about 10s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

@@ -4,6 +4,7 @@
 # and refused (the ids README.md lists); StatusText follows the phases of a
 # deployment, a rollback and a refusal; systemctl status tells a person what
 # the agent did and when it polls next.
+# It takes about 20s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 ID_DEPLOYED=2505bdf115ba47feb77b925318405e69

@@ -3,6 +3,7 @@
 # not get the agent killed, since it pings while it waits; an agent frozen with
 # SIGSTOP in the middle of a deployment is killed by the watchdog and
 # restarted, and the restarted agent resumes that deployment from its state.
+# It takes about 30s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 SETTLE=4s

@@ -6,6 +6,7 @@
 # TimeoutStopSec, which kills the activation half-way. Each time the deployment
 # ends healthy or rolled back, never half-done, and nothing the activation
 # started outlives the unit's cgroup.
+# It takes about 30s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

@@ -5,6 +5,7 @@
 # commit revokes its signer's key (agent.conf points at a new allowed_signers
 # without it) and the next commit by that signer is refused. A deployment that
 # replaces the agent's binary makes the agent re-execute itself, same pid.
+# It takes about 30s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

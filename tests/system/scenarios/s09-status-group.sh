@@ -4,6 +4,7 @@
 # installs, named by the unit), and not for other users. systemd gives
 # StateDirectory= back to root at every start and reload; the agent gives it
 # to the group again each time.
+# It takes about 10s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 

@@ -5,6 +5,7 @@
 # killed with its activation (the whole cgroup, SIGKILL) is restarted by
 # systemd, undoes the half-done activation and deploys the commit on the next
 # try.
+# It takes about 20s in its machine (run.sh boots the longest first).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 PLATFORM=profile
