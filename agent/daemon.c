@@ -177,38 +177,46 @@ static void fit_watchdog(struct config *cfg)
 	}
 }
 
-/* The files the daemon runs from, to notice when an activation replaced or
- * edited its configuration or its own binary. */
+/* What the daemon runs from, to notice when an activation edited its
+ * configuration (the content's hash) or replaced its binary (a running
+ * binary cannot be written, only replaced: another inode). */
 struct file_id {
 	bool known;
 	dev_t dev;
 	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	unsigned char hash[crypto_generichash_BYTES];
 };
 static struct file_id config_id, binary_id;
 static char self_path[PATH_MAX]; /* empty where /proc/self/exe is unknown */
 
-static void identify(const char *path, struct file_id *id)
+static void identify(const char *path, bool by_content, struct file_id *id)
 {
+	struct err e = {{0}};
 	struct stat sb;
+	char *text = NULL;
+	size_t len = 0;
 
 	memset(id, 0, sizeof(*id));
 	if (stat(path, &sb) < 0)
 		return;
-	*id = (struct file_id){true, sb.st_dev, sb.st_ino, sb.st_size, sb.st_mtim};
+	id->known = true;
+	if (!by_content) {
+		id->dev = sb.st_dev;
+		id->ino = sb.st_ino;
+	} else if (file_read_capped(path, CONFIG_MAX_BYTES, &text, &len, &e) == 0) {
+		crypto_generichash(id->hash, sizeof(id->hash), (const unsigned char *)text, len,
+				   NULL, 0);
+		free(text);
+	}
 }
 
-static bool file_changed(const char *path, const struct file_id *before)
+static bool file_changed(const char *path, bool by_content, const struct file_id *before)
 {
 	struct file_id now;
 
-	identify(path, &now);
-	return now.known != before->known ||
-	       (now.known &&
-		(now.dev != before->dev || now.ino != before->ino || now.size != before->size ||
-		 now.mtime.tv_sec != before->mtime.tv_sec ||
-		 now.mtime.tv_nsec != before->mtime.tv_nsec));
+	identify(path, by_content, &now);
+	return now.known != before->known || now.dev != before->dev || now.ino != before->ino ||
+	       memcmp(now.hash, before->hash, sizeof(now.hash)) != 0;
 }
 
 static void identify_self(void)
@@ -221,7 +229,7 @@ static void identify_self(void)
 	if (n > (ssize_t)dlen && strcmp(self_path + n - dlen, deleted) == 0)
 		self_path[0] = '\0'; /* replaced before we looked: nothing to compare with */
 	if (self_path[0])
-		identify(self_path, &binary_id);
+		identify(self_path, false, &binary_id);
 }
 
 /* systemctl reload (ExecReload sends SIGHUP): the unit is "reloading" until
@@ -232,7 +240,7 @@ static void reload(struct config *cfg, const char *config_path)
 	struct err e = {{0}};
 
 	sdc_notify("RELOADING=1\nSTATUS=reloading %s", config_path);
-	identify(config_path, &config_id);
+	identify(config_path, true, &config_id);
 	if (config_load(&fresh, config_path, &e) < 0) {
 		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
 			e.msg);
@@ -265,20 +273,17 @@ static void re_exec(const char *config_path)
 	log_msg(LOG_ERR, NULL, NULL, "re-executing %s: %s; the running version goes on", self_path,
 		strerror(errno));
 	sdc_notify("READY=1");
-	identify(self_path, &binary_id);
+	identify(self_path, false, &binary_id);
 }
 
 /* An activation (a deployment or a rollback) may have installed a new agent
  * or a new agent.conf: the next poll runs with them. */
 static void follow_activation(struct config *cfg, const char *config_path)
 {
-	if (self_path[0] && file_changed(self_path, &binary_id)) {
-		struct file_id now;
-		identify(self_path, &now);
-		if (now.known)
-			re_exec(config_path);
-	}
-	if (file_changed(config_path, &config_id)) {
+	if (self_path[0] && file_changed(self_path, false, &binary_id) &&
+	    access(self_path, X_OK) == 0)
+		re_exec(config_path);
+	if (file_changed(config_path, true, &config_id)) {
 		log_msg(LOG_NOTICE, NULL, NULL, "%s changed during the activation: reloading it",
 			config_path);
 		reload(cfg, config_path);
@@ -300,7 +305,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
 		return EXIT_USAGE;
 	}
-	identify(config_path, &config_id);
+	identify(config_path, true, &config_id);
 	identify_self();
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)

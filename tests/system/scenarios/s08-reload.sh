@@ -42,7 +42,7 @@ sed -i 's|^allowed_signers = .*|allowed_signers = /etc/cim-agent/v2/allowed_sign
 CR=$(fleet_commit ada 2 "only bob signs from now on")
 need poll_now 60 "the poll for the revoking commit ended"
 check "the revoking commit is deployed" deployed_is "$CR"
-need wait_for 10 "the agent noticed that the activation changed agent.conf, and reread it" \
+wait_for 10 "the agent noticed that the activation changed agent.conf, and reread it" \
 	agent_said "$CONF changed during the activation: reloading it"
 fleet_no_hook after
 CN=$(fleet_commit ada 3 "ada's after the revocation")
