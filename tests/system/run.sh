@@ -21,7 +21,8 @@
 # journalctl -D) and a text copy; the paths are printed.
 #
 # Environment:
-#   CIM_SYSTEM_CACHE    the base's cache (default build/system-cache; ~400 MB)
+#   CIM_SYSTEM_CACHE    the base (~400 MB) and how long each scenario took
+#                       (default build/system-cache; `make clean` removes it)
 #   CIM_SYSTEM_RUN      this run's machines and results (default build/system-run)
 #   CIM_SYSTEM_TIMEOUT  seconds for the whole run, base included (default 600)
 #   CIM_SYSTEM_JOBS     machines booted at the same time (default 4: they mostly wait)
