@@ -56,7 +56,7 @@ need check "commit 2 was rolled back" outcome_is rolled-back
 C3=$(fleet_commit mallory 3 "signed by a key that is not allowed")
 need poll_now 30 "the poll for mallory's commit ended"
 need check "mallory's commit was refused" outcome_is refused
-sleep 0.3 # the watcher's last look
+wait_for 5 "the watcher saw the last StatusText" grep -q "^refused " "$W/status.log"
 
 S1=${C1:0:12} S2=${C2:0:12} S3=${C3:0:12}
 check "StatusText followed the phases: build, activate, health, settle, commit, deployed; then rollback and refusal" \
