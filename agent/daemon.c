@@ -258,20 +258,28 @@ static void reload(struct config *cfg, const char *config_path)
 }
 
 /* The running binary was replaced: exec the new one in this process, which
- * keeps the pid systemd watches. Returns only when that failed. */
-static void re_exec(const char *config_path)
+ * keeps the pid systemd watches. Until the new one has set its signal
+ * handlers, there is no daemon.pid, so that `cim-agent trigger` does not
+ * send a SIGUSR1 that would end it. Returns only when the exec failed. */
+static void re_exec(const struct config *cfg, const char *config_path)
 {
 	char *const argv[] = {self_path, (char *)(uintptr_t) "-c", (char *)(uintptr_t)config_path,
 			      (char *)(uintptr_t) "run", NULL};
+	char pidfile[4096];
+	struct err e = {{0}};
 
 	log_msg(LOG_NOTICE, NULL, NULL, "%s was replaced during the activation: re-executing it",
 		self_path);
 	sdc_notify("RELOADING=1\nSTATUS=re-executing %s", self_path);
 	sdc_watchdog_kick();
+	pid_path(cfg, pidfile, sizeof(pidfile));
+	unlink(pidfile);
 	fflush(NULL);
 	execv(self_path, argv);
 	log_msg(LOG_ERR, NULL, NULL, "re-executing %s: %s; the running version goes on", self_path,
 		strerror(errno));
+	if (write_pid(cfg, &e) < 0)
+		log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
 	sdc_notify("READY=1");
 	identify(self_path, false, &binary_id);
 }
@@ -282,7 +290,7 @@ static void follow_activation(struct config *cfg, const char *config_path)
 {
 	if (self_path[0] && file_changed(self_path, false, &binary_id) &&
 	    access(self_path, X_OK) == 0)
-		re_exec(config_path);
+		re_exec(cfg, config_path);
 	if (file_changed(config_path, true, &config_id)) {
 		log_msg(LOG_NOTICE, NULL, NULL, "%s changed during the activation: reloading it",
 			config_path);
