@@ -5,6 +5,7 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR    ?=
 VERSION    := 0.1.0
 
@@ -61,7 +62,7 @@ FUZZ_LIB  := build/fuzz/libcim.a
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check check-fresh test chainlint unit fuzz fuzz-build demo install format clean deps bench
+.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench
 
 all: $(BIN)
 
@@ -88,6 +89,12 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+
+# The system tests (tests/system/run.sh): the agent as cim-agent.service under
+# a real systemd, one booted Debian 12 machine per scenario. Needs root.
+# SCENARIOS=s04 runs only the scenarios whose names start so.
+check-system: deps
+	./tests/system/run.sh $(SCENARIOS)
 
 # Every test's temporary directory is under TEST_TMP, so that once the suite has
 # run, any process still running from there is something a test did not stop.
@@ -151,11 +158,12 @@ bench: $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/cim-agent
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/cim-agent
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/cim-agent
 	install -m 0644 agent/cim-agent.8 $(DESTDIR)$(MANDIR)/man8/cim-agent.8
 	sed 's|@BINDIR@|$(BINDIR)|g' agent/cim-agent.service >$(DESTDIR)$(UNITDIR)/cim-agent.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cim-agent.service
+	install -m 0644 agent/cim-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/cim-agent.conf
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
 
 format:

@@ -32,6 +32,7 @@ struct config {
 		unsigned poll_interval; /* seconds */
 		unsigned poll_jitter;   /* seconds */
 		enum agent_mode mode;
+		char *status_group; /* may read state_dir (cim-agent status) */
 	} agent;
 	struct {
 		char *url;
@@ -55,6 +56,7 @@ struct config {
 	struct {
 		unsigned timeout;  /* seconds for all checks to pass */
 		unsigned interval; /* seconds between attempts */
+		unsigned settle;   /* seconds they must then keep passing */
 		bool systemd;      /* no unit in the failed state */
 		struct config_list url;
 		unsigned expect_status; /* 0: any 2xx */

@@ -134,7 +134,8 @@ static void clear_target(struct cycle *c)
 	static const char *const keys[] = {"target", "target_path", "previous_path",
 					   "health_deadline", "target_signer",
 					   "target_key", "rollback_reason", "closure_diff",
-					   "started_at", "secrets_before", "secrets_generation"};
+					   "started_at", "secrets_before", "secrets_generation",
+					   "failed_units_before"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		json_object_del(c->st.root, keys[i]);
 }
@@ -355,7 +356,9 @@ static int run_health(struct cycle *c)
 		.known_hosts = c->cfg->repo.known_hosts,
 		.timeout = c->cfg->repo.fetch_timeout,
 	};
-	struct health_plan plan = {.cfg = c->cfg, .remote = &remote};
+	struct health_plan plan = {.cfg = c->cfg,
+				   .remote = &remote,
+				   .failed_before = state_get(&c->st, "failed_units_before")};
 	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
 	char why[1024] = "";
 
@@ -363,11 +366,13 @@ static int run_health(struct cycle *c)
 		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
 		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
 	}
-	if (stop_requested())
-		return stopped(c, "health");
+	/* The phase is saved first: a stop now resumes at the checks, not the
+	 * activation that has ended. */
 	if (enter_phase(c, "health", "checking health until %lds from now",
 			(long)(deadline - time(NULL))) < 0)
 		return -1;
+	if (stop_requested())
+		return stopped(c, "health");
 	plan.should_stop = hooks.should_stop;
 	plan.tick = hooks.tick;
 	int verdict = health_configured(c->cfg) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
@@ -379,8 +384,30 @@ static int run_health(struct cycle *c)
 	return commit_deployment(c);
 }
 
-/* The agent died with a deployment in flight: finish it without activating
- * anything a second time. */
+/* The switch had begun (the running system's link moved) when the agent
+ * died, and under systemd it died with it, maybe half-way: run it again to
+ * its end (switch-to-configuration is idempotent), then the checks decide. */
+static int reactivate(struct cycle *c, const char *target_path)
+{
+	struct activate_result ar;
+	struct err e = {{0}};
+
+	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
+	if (enter_phase(c, "activate", "activating %s again: the agent was interrupted during it",
+			target_path) < 0)
+		return -1;
+	if (activate(c->cfg, target_path, ACTIVATE_TRY, &ar, &e) < 0) {
+		if (stop_requested())
+			return stopped(c, "the activation finished");
+		return roll_back(c, e.msg, true);
+	}
+	if (ar.reboot_needed)
+		state_set(&c->st, "reboot_needed", "yes");
+	return run_health(c);
+}
+
+/* The agent died with a deployment in flight: finish it. What had ended is
+ * not run again; an interrupted activation is (see reactivate). */
 static int resume(struct cycle *c, const char *phase)
 {
 	const char *target_path = state_get(&c->st, "target_path");
@@ -410,16 +437,20 @@ static int resume(struct cycle *c, const char *phase)
 				 state_get_int(&c->st, "attempt") >= 2);
 	}
 	activate_current(c->cfg, current, sizeof(current));
-	/* A second interruption counts against the commit: it may be what
-	 * kills the agent. */
-	if (strcmp(phase, "activate") == 0 && (!target_path || strcmp(current, target_path) != 0))
-		return roll_back(c, "the agent was interrupted during activation",
-				 state_get_int(&c->st, "attempt") >= 2);
+	if (strcmp(phase, "activate") == 0) {
+		/* A second interruption counts against the commit: it may be what
+		 * kills the agent. */
+		if (!target_path || strcmp(current, target_path) != 0 ||
+		    state_get_int(&c->st, "attempt") >= 2)
+			return roll_back(c, "the agent was interrupted during activation",
+					 state_get_int(&c->st, "attempt") >= 2);
+		return reactivate(c, target_path);
+	}
 	/* Checks of another system say nothing about the target: a rollback
 	 * that could not be recorded left the previous one running. */
 	if (!target_path || strcmp(current, target_path) != 0)
 		return roll_back(c, "the system running is not the one being checked", true);
-	/* Activated (or in health checks): the checks decide, against the old deadline. */
+	/* In health checks: they decide, against the old deadline. */
 	return run_health(c);
 }
 
@@ -487,6 +518,22 @@ static int pin_build_ref(struct cycle *c, struct err *e)
 	return rc;
 }
 
+/* Units that had failed before the activation are not held against it. */
+static void record_failed_baseline(struct cycle *c)
+{
+	char units[HEALTH_UNITS_MAX];
+	struct err e = {{0}};
+
+	if (health_failed_baseline(c->cfg, units, sizeof(units), &e) < 0) {
+		log_msg(LOG_WARNING, c->res->commit, "activate", "%s", e.msg);
+		units[0] = '\0';
+	}
+	state_set(&c->st, "failed_units_before", units[0] ? units : NULL);
+	if (units[0])
+		log_msg(LOG_NOTICE, c->res->commit, "activate",
+			"already failed before the activation, not counted against it: %s", units);
+}
+
 static int deploy(struct cycle *c, const struct pull_outcome *po)
 {
 	char out_link[PATH_MAX + 16], prev_link[PATH_MAX + 16], path[PATH_MAX], current[PATH_MAX];
@@ -552,6 +599,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	state_set(&c->st, "attempt_commit", c->res->commit);
 	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
 	state_set(&c->st, "reboot_needed", NULL);
+	record_failed_baseline(c);
 	if (stop_requested())
 		return stopped(c, "activate");
 	if (enter_phase(c, "activate", "activating %s", path) < 0)

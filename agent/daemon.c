@@ -15,12 +15,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,21 +76,48 @@ static void pid_path(const struct config *cfg, char *buf, size_t size)
 	snprintf(buf, size, "%s/daemon.pid", cfg->agent.state_dir);
 }
 
+static int write_pid(const struct config *cfg, struct err *e)
+{
+	char path[4096], text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	pid_path(cfg, path, sizeof(path));
+	return file_write_atomic(path, text, (size_t)n, 0644, e);
+}
+
 /* Takes the daemon lock, then writes daemon.pid: a second daemon refuses to
  * start and leaves the first one's pid file alone. Returns the lock's fd. */
-static int claim_state_dir(const struct config *cfg, const char *pidfile, struct err *e)
+static int claim_state_dir(const struct config *cfg, struct err *e)
 {
-	char text[32];
-	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid()), fd;
+	int fd;
 
 	if (dir_create(cfg->agent.state_dir, 0700, e) < 0)
 		return -1;
 	fd = lock_daemon(cfg->agent.state_dir, e);
-	if (fd >= 0 && file_write_atomic(pidfile, text, (size_t)n, 0644, e) < 0) {
+	if (fd >= 0 && write_pid(cfg, e) < 0) {
 		lock_release(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* Members of [agent] status_group may read the state (cim-agent status,
+ * history); nothing in state_dir is secret. systemd gives StateDirectory=
+ * back to root's group at every start and reload, so this runs then. */
+static void share_state_dir(const struct config *cfg)
+{
+	const char *dir = cfg->agent.state_dir, *name = cfg->agent.status_group;
+	struct group *gr = getgrnam(name);
+
+	if (!gr) {
+		log_msg(LOG_NOTICE, NULL, NULL,
+			"group %s does not exist: only root can read %s (cim-agent status)", name,
+			dir);
+		return;
+	}
+	if (chown(dir, (uid_t)-1, gr->gr_gid) < 0 || chmod(dir, 0750) < 0)
+		log_msg(LOG_WARNING, NULL, NULL, "%s: giving it to group %s: %s", dir, name,
+			strerror(errno));
 }
 
 static bool is_failure(enum cycle_outcome o)
@@ -118,6 +149,22 @@ static unsigned plan_next_poll(enum cycle_outcome o)
 	return planned_delay;
 }
 
+/* What systemctl status shows between cycles: the outcome, its commit, why
+ * it failed, when the next poll is. */
+static void say_outcome(const struct cycle_result *res, unsigned delay)
+{
+	const char *name = cycle_outcome_name(res->outcome);
+	const char *at = res->outcome == CYCLE_UP_TO_DATE ? " at " : " ";
+
+	if (is_failure(res->outcome) || res->outcome == CYCLE_SKIPPED)
+		sdc_notify("STATUS=%s%s%.12s (%.300s); next poll in %us", name,
+			   res->commit[0] ? " " : "", res->commit, res->message, delay);
+	else if (res->commit[0])
+		sdc_notify("STATUS=%s%s%.12s; next poll in %us", name, at, res->commit, delay);
+	else
+		sdc_notify("STATUS=%s; next poll in %us", name, delay);
+}
+
 /* A fetch or a report POST blocks the loop (libgit2 and libcurl call back too
  * rarely to ping from there): keep each under half the systemd watchdog. */
 static void fit_watchdog(struct config *cfg)
@@ -145,15 +192,75 @@ static void fit_watchdog(struct config *cfg)
 	}
 }
 
+/* What the daemon runs from, to notice when an activation edited its
+ * configuration (the content's hash) or replaced its binary (a running
+ * binary cannot be written, only replaced: another inode). */
+struct file_id {
+	bool known;
+	dev_t dev;
+	ino_t ino;
+	unsigned char hash[crypto_generichash_BYTES];
+};
+static struct file_id config_id, binary_id;
+static char self_path[PATH_MAX]; /* empty where /proc/self/exe is unknown */
+
+static void identify(const char *path, bool by_content, struct file_id *id)
+{
+	struct err e = {{0}};
+	struct stat sb;
+	char *text = NULL;
+	size_t len = 0;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &sb) < 0)
+		return;
+	id->known = true;
+	if (!by_content) {
+		id->dev = sb.st_dev;
+		id->ino = sb.st_ino;
+	} else if (file_read_capped(path, CONFIG_MAX_BYTES, &text, &len, &e) == 0) {
+		crypto_generichash(id->hash, sizeof(id->hash), (const unsigned char *)text, len,
+				   NULL, 0);
+		free(text);
+	}
+}
+
+static bool file_changed(const char *path, bool by_content, const struct file_id *before)
+{
+	struct file_id now;
+
+	identify(path, by_content, &now);
+	return now.known != before->known || now.dev != before->dev || now.ino != before->ino ||
+	       memcmp(now.hash, before->hash, sizeof(now.hash)) != 0;
+}
+
+static void identify_self(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	const char *deleted = " (deleted)";
+	size_t dlen = strlen(deleted);
+
+	self_path[n > 0 ? n : 0] = '\0';
+	if (n > (ssize_t)dlen && strcmp(self_path + n - dlen, deleted) == 0)
+		self_path[0] = '\0'; /* replaced before we looked: nothing to compare with */
+	if (self_path[0])
+		identify(self_path, false, &binary_id);
+}
+
+/* systemctl reload (ExecReload sends SIGHUP): the unit is "reloading" until
+ * READY=1. */
 static void reload(struct config *cfg, const char *config_path)
 {
 	struct config fresh = {0};
 	struct err e = {{0}};
 
+	sdc_notify("RELOADING=1\nSTATUS=reloading %s", config_path);
+	identify(config_path, true, &config_id);
 	if (config_load(&fresh, config_path, &e) < 0) {
 		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
 			e.msg);
-		sdc_notify("STATUS=config reload failed: %s", e.msg);
+		share_state_dir(cfg);
+		sdc_notify("READY=1\nSTATUS=config reload failed: %s", e.msg);
 		config_release(&fresh);
 		return;
 	}
@@ -161,7 +268,50 @@ static void reload(struct config *cfg, const char *config_path)
 	*cfg = fresh;
 	cli_warn_keyfiles(cfg);
 	fit_watchdog(cfg);
+	share_state_dir(cfg);
 	log_msg(LOG_NOTICE, NULL, NULL, "configuration reloaded from %s", config_path);
+	sdc_notify("READY=1\nSTATUS=configuration reloaded from %s", config_path);
+}
+
+/* The running binary was replaced: exec the new one in this process, which
+ * keeps the pid systemd watches. Until the new one has set its signal
+ * handlers, there is no daemon.pid, so that `cim-agent trigger` does not
+ * send a SIGUSR1 that would end it. Returns only when the exec failed. */
+static void re_exec(const struct config *cfg, const char *config_path)
+{
+	char *const argv[] = {self_path, (char *)(uintptr_t) "-c", (char *)(uintptr_t)config_path,
+			      (char *)(uintptr_t) "run", NULL};
+	char pidfile[4096];
+	struct err e = {{0}};
+
+	log_msg(LOG_NOTICE, NULL, NULL, "%s was replaced during the activation: re-executing it",
+		self_path);
+	sdc_notify("RELOADING=1\nSTATUS=re-executing %s", self_path);
+	sdc_watchdog_kick();
+	pid_path(cfg, pidfile, sizeof(pidfile));
+	unlink(pidfile);
+	fflush(NULL);
+	execv(self_path, argv);
+	log_msg(LOG_ERR, NULL, NULL, "re-executing %s: %s; the running version goes on", self_path,
+		strerror(errno));
+	if (write_pid(cfg, &e) < 0)
+		log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
+	sdc_notify("READY=1");
+	identify(self_path, false, &binary_id);
+}
+
+/* An activation (a deployment or a rollback) may have installed a new agent
+ * or a new agent.conf: the next poll runs with them. */
+static void follow_activation(struct config *cfg, const char *config_path)
+{
+	if (self_path[0] && file_changed(self_path, false, &binary_id) &&
+	    access(self_path, X_OK) == 0)
+		re_exec(cfg, config_path);
+	if (file_changed(config_path, true, &config_id)) {
+		log_msg(LOG_NOTICE, NULL, NULL, "%s changed during the activation: reloading it",
+			config_path);
+		reload(cfg, config_path);
+	}
 }
 
 static void announce(struct config *cfg)
@@ -179,8 +329,9 @@ static void announce(struct config *cfg)
 			"this host deploys on its own");
 }
 
-/* Runs one cycle and sets *next_poll; -1 when the daemon is to stop. */
-static int run_cycle(const struct config *cfg, double *next_poll)
+/* Runs one cycle and sets *next_poll; -1 when the daemon is to stop. After
+ * an activation, the next poll runs with a new agent.conf or binary. */
+static int run_cycle(struct config *cfg, const char *config_path, double *next_poll)
 {
 	struct cycle_result res;
 	struct err e = {{0}};
@@ -190,8 +341,9 @@ static int run_cycle(const struct config *cfg, double *next_poll)
 		log_msg(LOG_ERR, NULL, NULL, "%s", e.msg);
 		res.outcome = CYCLE_ERROR;
 	} else if (res.outcome != CYCLE_UP_TO_DATE && res.outcome != CYCLE_SKIPPED) {
-		log_msg(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit, NULL, "%s: %s",
-			cycle_outcome_name(res.outcome), res.message);
+		log_outcome(is_failure(res.outcome) ? LOG_ERR : LOG_NOTICE, res.commit,
+			    cycle_outcome_name(res.outcome), "%s: %s",
+			    cycle_outcome_name(res.outcome), res.message);
 	}
 	if (res.outcome == CYCLE_STOPPED)
 		return -1;
@@ -199,7 +351,9 @@ static int run_cycle(const struct config *cfg, double *next_poll)
 	if (!planned)
 		plan_next_poll(res.outcome);
 	*next_poll = clock_monotonic() + planned_delay;
-	sdc_notify("STATUS=%s; next poll in %us", cycle_outcome_name(res.outcome), planned_delay);
+	say_outcome(&res, planned_delay);
+	if (res.outcome == CYCLE_DEPLOYED || res.outcome == CYCLE_ROLLED_BACK)
+		follow_activation(cfg, config_path);
 	return 0;
 }
 
@@ -218,16 +372,19 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
 		return EXIT_USAGE;
 	}
+	identify(config_path, true, &config_id);
+	identify_self();
 	rc = cli_load_config(&cfg, config_path);
 	if (rc)
 		return rc;
 	/* Fixed at start: a reload may name another state_dir. */
 	pid_path(&cfg, pidfile, sizeof(pidfile));
-	if (setup_signals(&e) < 0 || (daemon_lock = claim_state_dir(&cfg, pidfile, &e)) < 0) {
+	if (setup_signals(&e) < 0 || (daemon_lock = claim_state_dir(&cfg, &e)) < 0) {
 		fprintf(stderr, "cim-agent: run: %s\n", e.msg);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
+	share_state_dir(&cfg);
 	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
 	announce(&cfg);
@@ -261,7 +418,7 @@ int cmd_run(int argc, char **argv, const char *config_path)
 		}
 		if (clock_monotonic() < next_poll)
 			continue;
-		if (run_cycle(&cfg, &next_poll) < 0)
+		if (run_cycle(&cfg, config_path, &next_poll) < 0)
 			break;
 	}
 

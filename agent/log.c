@@ -53,18 +53,20 @@ void log_print(FILE *f, const char *fmt, ...)
 	fputs(safe, f);
 }
 
-void log_msg(int priority, const char *commit, const char *phase, const char *fmt, ...)
+static void log_v(int priority, const char *commit, const char *phase, const char *message_id,
+		  const char *fmt, va_list ap)
 {
-	char raw[2048], msg[2048 * 4], f_commit[64], f_phase[64], f_gen[48];
-	const char *fields[4] = {NULL, NULL, NULL, NULL};
+	char raw[2048], msg[2048 * 4], f_commit[64], f_phase[64], f_gen[48], f_id[48];
+	const char *fields[5] = {NULL, NULL, NULL, NULL, NULL};
 	int n = 0;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 	escape_controls(raw, false, msg, sizeof(msg));
 	if (sdc_journal_available()) {
+		if (message_id) {
+			snprintf(f_id, sizeof(f_id), "MESSAGE_ID=%s", message_id);
+			fields[n++] = f_id;
+		}
 		if (commit) {
 			snprintf(f_commit, sizeof(f_commit), "CIM_COMMIT=%s", commit);
 			fields[n++] = f_commit;
@@ -81,4 +83,36 @@ void log_msg(int priority, const char *commit, const char *phase, const char *fm
 		return;
 	}
 	fprintf(stderr, "cim-agent: %s%s%s\n", phase ? phase : "", phase ? ": " : "", msg);
+}
+
+void log_msg(int priority, const char *commit, const char *phase, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(priority, commit, phase, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* The journal catalog ids of the outcomes operators look for; README.md
+ * lists them. */
+static const struct {
+	const char *outcome, *id;
+} message_ids[] = {
+	{"deployed", LOG_ID_DEPLOYED},
+	{"rolled-back", LOG_ID_ROLLED_BACK},
+	{"refused", LOG_ID_REFUSED},
+};
+
+void log_outcome(int priority, const char *commit, const char *outcome, const char *fmt, ...)
+{
+	const char *id = NULL;
+	va_list ap;
+
+	for (size_t i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
+		if (strcmp(outcome, message_ids[i].outcome) == 0)
+			id = message_ids[i].id;
+	va_start(ap, fmt);
+	log_v(priority, commit, NULL, id, fmt, ap);
+	va_end(ap);
 }

@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <syslog.h>
 
+/* MESSAGE_IDs of the cycle outcomes (journalctl MESSAGE_ID=...). */
+#define LOG_ID_DEPLOYED    "2505bdf115ba47feb77b925318405e69"
+#define LOG_ID_ROLLED_BACK "94951173f5fc4be49afbf44e25c43608"
+#define LOG_ID_REFUSED     "0c83a2432e60427c9ffe01d121de3f32"
+
 /* The profile generation journal entries carry as CIM_GENERATION (0: none). */
 void log_set_generation(unsigned long generation);
 
@@ -20,5 +25,10 @@ void log_print(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* The same escaping into out, newlines included. */
 void log_printable(const char *in, char *out, size_t outsz);
+
+/* The end of a cycle (outcome as cycle_outcome_name() says it); deployed,
+ * rolled-back and refused carry their MESSAGE_ID. commit may be NULL. */
+void log_outcome(int priority, const char *commit, const char *outcome, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

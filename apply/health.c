@@ -1,5 +1,6 @@
 #include "apply/health.h"
 
+#include "agent/clock.h"
 #include "agent/err.h"
 #include "agent/sdcompat.h"
 #include "apply/spawn.h"
@@ -85,18 +86,61 @@ int health_configured(const struct config *cfg)
 	       cfg->health.remote;
 }
 
+/* True when the space-separated list has the word. */
+static bool listed(const char *list, const char *word, size_t len)
+{
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == len && strncmp(p, word, len) == 0)
+			return true;
+		p += n + strspn(p + n, " ");
+	}
+	return false;
+}
+
+/* Removes from units (space-separated, in place) the ones in before; returns
+ * how many are left. */
+static int drop_listed(char *units, const char *before)
+{
+	char *out = units;
+	int kept = 0;
+
+	for (const char *p = units; *p;) {
+		size_t n = strcspn(p, " ");
+		if (!listed(before, p, n)) {
+			if (out != units)
+				*out++ = ' ';
+			memmove(out, p, n);
+			out += n;
+			kept++;
+		}
+		p += n + strspn(p + n, " ");
+	}
+	*out = '\0';
+	return kept;
+}
+
+int health_failed_baseline(const struct config *cfg, char *units, size_t size, struct err *e)
+{
+	units[0] = '\0';
+	if (!cfg->health.systemd)
+		return 0;
+	return sdc_failed_units(units, size, e) < 0 ? -1 : 0;
+}
+
 int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 {
 	const struct config *cfg = p->cfg;
 	struct err e = {{0}};
 
 	if (cfg->health.systemd) {
-		char units[1024];
+		char units[HEALTH_UNITS_MAX];
 		int n = sdc_failed_units(units, sizeof(units), &e);
 		if (n < 0) {
 			snprintf(why, whylen, "systemd: %s", e.msg);
 			return 1;
 		}
+		n = drop_listed(units, p->failed_before);
 		if (n > 0) {
 			snprintf(why, whylen, "%d failed systemd unit%s: %s", n, n == 1 ? "" : "s",
 				 units);
@@ -118,11 +162,53 @@ int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 	return 0;
 }
 
+/* Waits out one interval in small steps, staying responsive; false when
+ * should_stop said to stop. */
+static bool nap(const struct health_plan *p, double seconds)
+{
+	for (double end = clock_monotonic() + seconds; clock_monotonic() < end;) {
+		if (p->should_stop && p->should_stop())
+			return false;
+		if (p->tick)
+			p->tick();
+		struct timespec step = {0, 100 * 1000 * 1000};
+		nanosleep(&step, NULL);
+	}
+	return !(p->should_stop && p->should_stop());
+}
+
+/* Every check passed once: they must go on passing for the whole settle
+ * window, or the deployment fails. */
+static int settle(const struct health_plan *p, char *why, size_t whylen)
+{
+	unsigned window = p->cfg->health.settle, interval = p->cfg->health.interval;
+	double start = clock_monotonic(), end = start + window;
+
+	sdc_notify("STATUS=checking health: passed, must keep passing for %us before committing",
+		   window);
+	for (;;) {
+		double left = end - clock_monotonic();
+		if (left <= 0)
+			return 0;
+		if (!nap(p, left < interval ? left : (interval ? interval : 1)))
+			return 2;
+		if (health_check_once(p, why, whylen) != 0) {
+			if (p->should_stop && p->should_stop())
+				return 2; /* cut short by the stop: no verdict */
+			size_t used = strlen(why);
+			snprintf(why + used, whylen - used,
+				 " (after %.0fs of the %us settle window)",
+				 clock_monotonic() - start, window);
+			return 1;
+		}
+	}
+}
+
 int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen)
 {
 	for (;;) {
 		if (health_check_once(p, why, whylen) == 0)
-			return 0;
+			return p->cfg->health.settle ? settle(p, why, whylen) : 0;
 		/* A check cut short by the stop (the remote probe) is no verdict. */
 		if (p->should_stop && p->should_stop())
 			return 2;
@@ -132,15 +218,7 @@ int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t 
 				 p->cfg->health.timeout);
 			return 1;
 		}
-		/* Wait out the interval in small steps, staying responsive. */
-		for (unsigned ms = 0; ms < (p->cfg->health.interval ? p->cfg->health.interval : 1) * 1000;
-		     ms += 100) {
-			if (p->should_stop && p->should_stop())
-				return 2;
-			if (p->tick)
-				p->tick();
-			struct timespec nap = {0, 100 * 1000 * 1000};
-			nanosleep(&nap, NULL);
-		}
+		if (!nap(p, p->cfg->health.interval ? p->cfg->health.interval : 1))
+			return 2;
 	}
 }

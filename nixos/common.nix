@@ -258,6 +258,7 @@ in
               "boot"
               "build"
             ]) "switch" "What a new commit does: switch to it, make it the boot default, or only build it.";
+            status_group = key types.str "cim-agent" "Members of this group may read state_dir, so `cim-agent status` and `history` work for them (the NixOS module creates the group `cim-agent`).";
           };
           repo = {
             url = key types.str null "The Git repository to follow (https://, ssh:// or a path). Required. Put no credentials in it: it is stored in the Nix store; use token_file or ssh_key.";
@@ -292,7 +293,8 @@ in
           health = {
             timeout = key duration "120s" "How long a new generation has to become healthy before it is rolled back.";
             interval = key duration "5s" "Time between health probes.";
-            systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on).";
+            settle = key duration "30s" "Once every check passed, how long they must keep passing before the deployment is committed; a failure in this window rolls back. 0s commits on the first pass.";
+            systemd = key types.bool "no" "Whether failed systemd units make a generation unhealthy (the NixOS module turns it on); units that had failed before the activation are not counted.";
             url = listKey types.str null "URLs that must answer for the generation to be healthy.";
             expect_status = key types.ints.unsigned null "The HTTP status the health URLs must answer with; unset, any 2xx.";
             command = listKey types.str null "Shell commands that must succeed for the generation to be healthy.";

@@ -21,8 +21,11 @@ in
     # macOS has no tmpfs at /run: nix-darwin links it to /private/var/run, on
     # disk but emptied at boot, so secrets need settings.secrets.allow_persistent
     # (see nixos/README.md).
+    # The secrets directory itself is the agent's symlink to a generation; its
+    # parent is 0751 so a service user reaches its own secret.
     system.activationScripts.postActivation.text = ''
-      install -d -m 0700 ${lib.escapeShellArgs [ cfg.settings.agent.state_dir secretsDir "/var/log/cim-agent" ]}
+      install -d -m 0700 ${lib.escapeShellArgs [ cfg.settings.agent.state_dir "/var/log/cim-agent" ]}
+      install -d -m 0751 ${lib.escapeShellArg (dirOf secretsDir)}
     '';
 
     launchd.daemons.cim-agent = {

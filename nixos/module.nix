@@ -17,6 +17,9 @@ in
     # On NixOS a unit that fails to start is the commonest sign of a bad configuration.
     services.cim-agent.settings.health.systemd = lib.mkDefault true;
 
+    # Members may read the agent's state: `cim-agent status`, `history`.
+    users.groups.cim-agent = { };
+
     systemd.services.cim-agent = {
       description = "cim-agent: deploys signed commits of a Git repository to this host";
       documentation = [ "man:cim-agent(8)" ];
@@ -38,6 +41,9 @@ in
       serviceConfig = {
         Type = "notify";
         ExecStart = "${lib.getExe' cfg.package "cim-agent"} -c /etc/cim-agent/agent.conf run";
+        # systemctl reload: the agent rereads agent.conf (a bad file is
+        # reported and the running configuration kept).
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         # The agent pings the watchdog from its loop and while builds,
         # activations and health checks run; fetches and report POSTs are cut
         # at half this interval.
@@ -47,13 +53,17 @@ in
         KillMode = "mixed";
         Restart = "always";
         RestartSec = lib.mkDefault "10s";
+        # 0750: the agent gives it to settings.agent.status_group (default
+        # cim-agent), whose members may run `cim-agent status` and `history`.
         StateDirectory = "cim-agent";
-        StateDirectoryMode = "0700";
+        StateDirectoryMode = "0750";
         # /run/cim-agent holds the decrypted secrets (settings.secrets.dir is
         # /run/cim-agent/secrets): a tmpfs, kept across restarts of the agent
-        # because the services using the secrets go on running.
+        # because the services using the secrets go on running. 0751: a
+        # service user must reach its own secret (each file has the owner and
+        # mode of its manifest entry); no one but root may list them.
         RuntimeDirectory = "cim-agent";
-        RuntimeDirectoryMode = "0700";
+        RuntimeDirectoryMode = "0751";
         RuntimeDirectoryPreserve = "yes";
         # Hardening stops here on purpose: the agent runs as root and its
         # children switch the whole system (write /nix, /etc and /boot, install

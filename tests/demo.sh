@@ -116,7 +116,7 @@ platform = profile
 attr = packages.$SYSTEM.{host}
 profile = $DEMO/profiles/demo-host
 
-$(if [ "${DEMO_BREAK:-}" = health ]; then echo "# [health] left out: DEMO_BREAK=health"; else printf '[health]\ntimeout = 4s\ninterval = 1s\nurl = http://127.0.0.1:%s/health\n' "$PORT"; fi)
+$(if [ "${DEMO_BREAK:-}" = health ]; then echo "# [health] left out: DEMO_BREAK=health"; else printf '[health]\ntimeout = 4s\ninterval = 1s\nsettle = 2s\nurl = http://127.0.0.1:%s/health\n' "$PORT"; fi)
 
 [secrets]
 identity = $DEMO/keys/host

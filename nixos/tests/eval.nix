@@ -215,6 +215,7 @@ let
     summary r
     // {
       service = c.systemd.services.cim-agent;
+      groups = builtins.attrNames c.users.groups;
     };
 
   core = nixosSummary coreConfig;

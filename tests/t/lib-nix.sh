@@ -130,6 +130,7 @@ ${NIX_BIN_LINE:-}
 [health]
 timeout = 3s
 interval = 1s
+settle = 0s
 url = http://127.0.0.1:$HTTP_PORT/status/$HEALTH_PATH
 CONF
 }

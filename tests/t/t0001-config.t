@@ -8,6 +8,7 @@ test_expect_success 'a minimal config is valid and check-config prints defaults'
 	test_grep "^branch = main$" out &&
 	test_grep "^poll_interval = 60s$" out &&
 	test_grep "^verify = tip$" out &&
+	test_grep "^settle = 30s$" out &&
 	test_grep "^state_dir = $TRASH/state$" out
 '
 

@@ -102,6 +102,28 @@ test_expect_success 'a newer good commit deploys after failures' '
 	test "$(cat $(current)/version)" = 5
 '
 
+test_expect_success 'a check that passes once, then fails within [health] settle, rolls back' '
+	good=$(state_field deployed_path) &&
+	write_flake origin 5b &&
+	signed_commit origin ada "version 5b (healthy once)" &&
+	sed "s/^settle = 0s/settle = 3s/" agent.conf >settle.conf &&
+	printf "command = test ! -e %s && touch %s\n" "$TRASH/passed" "$TRASH/passed" >>settle.conf &&
+	rm -f passed &&
+	test_expect_code 1 cim -c settle.conf once >out &&
+	test_grep "^rolled-back: .*exited 1 (after [0-9]s of the 3s settle window)" out &&
+	test "$(current)" = "$good" &&
+	test "$(profile)" = "$good"
+'
+
+test_expect_success 'with settle = 0s the first pass commits it' '
+	cim -c agent.conf retry >/dev/null &&
+	sed "s/^settle = 3s/settle = 0s/" settle.conf >once.conf &&
+	rm -f passed &&
+	cim -c once.conf once >out &&
+	test_grep "^deployed: " out &&
+	test "$(cat $(current)/version)" = 5b
+'
+
 test_expect_success 'exit 100 from switch-to-configuration records that a reboot is needed' '
 	write_flake origin 6 100 200 &&
 	signed_commit origin ada "version 6 (needs reboot)" &&

@@ -65,7 +65,7 @@ test_expect_success 'killed during the build: the next cycle starts over and dep
 	consistent_and_healthy
 '
 
-test_expect_success 'killed by its own activation after the switch: health checks decide, nothing runs twice' '
+test_expect_success 'killed by its own activation after the switch: the activation runs again to its end, then health checks decide' '
 	fresh_host after-switch &&
 	new_version 2 &&
 	touch "$FAKE_DIR/crash-after-test" &&
@@ -74,7 +74,11 @@ test_expect_success 'killed by its own activation after the switch: health check
 	cim -c "$CONF" once >out 2>err &&
 	test_grep "resuming a deployment interrupted during activate" err &&
 	test_grep "^deployed: " out &&
-	printf "2 test\n2 test killed the agent\n2 boot\n" >expect &&
+	printf "2 test
+2 test killed the agent
+2 test
+2 boot
+" >expect &&
 	diff expect "$FAKE_DIR/calls" &&
 	consistent_and_healthy
 '
@@ -146,6 +150,23 @@ test_expect_success 'killed during a rollback: the rollback finishes' '
 	test_expect_code 1 cim -c "$CONF" once >out &&
 	test_grep "^rolled-back: rolled back to $good" out &&
 	printf "2 test\n1 test\n1 test killed the agent\n1 test\n" >expect &&
+	diff expect "$FAKE_DIR/calls" &&
+	consistent_and_healthy &&
+	cim -c "$CONF" once >out &&
+	test_grep "^skipped: " out
+'
+
+test_expect_success 'killed after the switch twice: the second interruption rolls back and counts against the commit' '
+	fresh_host twice &&
+	good=$(state_field deployed_path) &&
+	new_version 2 &&
+	touch "$FAKE_DIR/crash-after-test-2" &&
+	crashed_at activate &&
+	touch "$FAKE_DIR/crash-after-test-2" &&
+	crashed_at activate &&
+	test_expect_code 1 cim -c "$CONF" once >out &&
+	test_grep "^rolled-back: rolled back to $good: the agent was interrupted during activation" out &&
+	printf "2 test\n2 test killed the agent\n2 test\n2 test killed the agent\n1 test\n" >expect &&
 	diff expect "$FAKE_DIR/calls" &&
 	consistent_and_healthy &&
 	cim -c "$CONF" once >out &&

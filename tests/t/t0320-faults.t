@@ -125,7 +125,7 @@ test_expect_success 'an activation outlives the agent killed -9: the next start 
 	test "$(cat resumed.rc)" = 0 &&
 	test_grep "^deployed: " resumed.out &&
 	test_grep "(process group $group) is gone" resumed.err &&
-	printf "2 test\n2 boot\n" >expect && diff expect "$FAKE_DIR/calls" &&
+	printf "2 test\n2 test\n2 boot\n" >expect && diff expect "$FAKE_DIR/calls" &&
 	test "$(cat "$(current)/version")" = 2 &&
 	consistent_and_healthy
 '

@@ -51,7 +51,7 @@ test_expect_success 'under a notify socket the daemon sends READY, STATUS and WA
 	wait_for grep -q "^STOPPING=1" notify.log &&
 	test_grep "^READY=1|STATUS=" notify.log &&
 	test_grep "^STATUS=checking health" notify.log &&
-	test_grep "^STATUS=deployed; next poll in 1s$" notify.log &&
+	test_grep "^STATUS=deployed $(git -C origin rev-parse --short=12 main); next poll in 1s$" notify.log &&
 	test_grep "^STOPPING=1" notify.log &&
 	next=$(state_field next_poll_at) && last=$(state_field last_cycle_at) &&
 	test "$next" -ge $((last + 1)) && test "$next" -le $((last + 2))

@@ -198,6 +198,11 @@ test_expect_success 'the systemd service is Type=notify with a watchdog, always 
 	test_grep "^StateDirectory=cim-agent$" service &&
 	test_grep "^RuntimeDirectory=cim-agent$" service &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" service &&
+	test_grep "^RuntimeDirectoryMode=0751$" service &&
+	test_grep "^StateDirectoryMode=0750$" service &&
+	nixeval json core.groups >groups &&
+	test_grep "^\[\"cim-agent\"\]$" groups &&
+	test_grep "^ExecReload=/nix/store/[a-z0-9]*-coreutils/bin/kill -HUP \$MAINPID$" service &&
 	test_grep "^after=network-online.target$" service &&
 	test_grep "^wants=network-online.target$" service &&
 	test_grep "^wantedBy=multi-user.target$" service &&
@@ -216,6 +221,9 @@ test_expect_success 'the nix-darwin module evaluates to a launchd daemon running
 	nixeval json darwin.daemon >daemon &&
 	test_grep "\"ProgramArguments\":\[\"/nix/store/[a-z0-9]*-cim-agent-0.1.0/bin/cim-agent\",\"-c\",\"/etc/cim-agent/agent.conf\",\"run\"\]" daemon &&
 	test_grep "\"KeepAlive\":true" daemon &&
+	nixeval raw darwin.activation >activation &&
+	test_grep "^install -d -m 0751 .\?/run/cim-agent.\?$" activation &&
+	test_grep_not "secrets" activation &&
 	nixeval raw darwin.conf >darwin.conf &&
 	test_grep "^platform = darwin$" darwin.conf &&
 	test_grep_not "^hostname" darwin.conf

@@ -11,12 +11,15 @@ EXAMPLE="$CIM_SRC/agent/agent.conf.example"
 test_expect_success 'the unit runs the agent as a notify service with a watchdog, always restarted' '
 	test_grep "^ExecStart=@BINDIR@/cim-agent -c /etc/cim-agent/agent.conf run$" "$UNIT" &&
 	test_grep "^Type=notify$" "$UNIT" &&
+	test_grep "^ExecReload=/bin/kill -HUP \$MAINPID$" "$UNIT" &&
 	test_grep "^WatchdogSec=[0-9]" "$UNIT" &&
 	test_grep "^Restart=always$" "$UNIT" &&
 	test_grep "^After=network-online.target" "$UNIT" &&
 	test_grep "^StateDirectory=cim-agent$" "$UNIT" &&
 	test_grep "^RuntimeDirectory=cim-agent$" "$UNIT" &&
 	test_grep "^RuntimeDirectoryPreserve=yes$" "$UNIT" &&
+	test_grep "^RuntimeDirectoryMode=0751$" "$UNIT" &&
+	test_grep "^StateDirectoryMode=0750$" "$UNIT" &&
 	test_grep "^WantedBy=multi-user.target$" "$UNIT"
 '
 
@@ -63,10 +66,10 @@ example_keys() {
 
 test_expect_success 'every key is documented' '
 	example_keys >example-keys &&
-	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode \
+	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode agent.status_group \
 		repo.url repo.branch repo.allowed_signers repo.verify repo.token_file repo.ssh_key \
 		repo.known_hosts repo.fetch_timeout nix.platform nix.attr nix.profile nix.nix \
-		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.systemd health.url \
+		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.settle health.systemd health.url \
 		health.expect_status health.command health.remote secrets.identity secrets.manifest \
 		secrets.dir secrets.allow_persistent report.url report.hmac_key_file \
 		report.metrics_file report.command report.timeout report.outbox_max fleet.nats_url fleet.nats_creds_file fleet.wave \
@@ -94,5 +97,14 @@ case $lib_found in
 	'
 	;;
 esac
+
+test_expect_success 'README.md and cim-agent(8) give the journal MESSAGE_IDs of agent/log.h' '
+	sed -n "s/^#define LOG_ID_[A-Z_]* *\"\([0-9a-f]*\)\"$/\1/p" "$CIM_SRC/agent/log.h" >ids &&
+	test "$(wc -l <ids)" = 3 &&
+	while read -r id; do
+		test_grep "| \`$id\` |" "$CIM_SRC/README.md" &&
+		test_grep "^\.B $id$" "$CIM_SRC/agent/cim-agent.8" || exit 1
+	done <ids
+'
 
 test_done

@@ -167,6 +167,29 @@ in
       type = types.attrsOf (types.submodule etcEntry);
       default = { };
     };
+    # nixos/modules/config/users-groups.nix: a group by name, with an optional gid.
+    users.groups = mkOption {
+      default = { };
+      type = types.attrsOf (
+        types.submodule (
+          { name, ... }:
+          {
+            options.name = mkOption {
+              type = types.str;
+              default = name;
+            };
+            options.gid = mkOption {
+              type = types.nullOr types.int;
+              default = null;
+            };
+            options.members = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+            };
+          }
+        )
+      );
+    };
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };
