@@ -22,6 +22,11 @@ static uint64_t pair_hash(const char *a, const char *b)
 	h = (h ^ 0xff) * 0x100000001b3ull;
 	for (; *b; b++)
 		h = (h ^ (unsigned char)*b) * 0x100000001b3ull;
+	/* FNV's low bits are poor for ids that differ in a few characters, and
+	 * the table is indexed by them: mix the high bits in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
 	return h;
 }
 

@@ -61,6 +61,38 @@ static const struct fleet_member_view *member(const struct fleet_candidate *c, s
 	return c->view ? &c->view->v[host] : NULL;
 }
 
+/* The since of the first lineage entry that is commit or a descendant of it,
+ * or -1 when the last one (deployed) is not. The lineage is a chain, each
+ * entry a descendant of the one before, so the entries that qualify are a
+ * suffix and bisection finds where it starts. (A host whose lineage is not a
+ * chain can only misstate its own clock, which it could anyway.) */
+static int soak_start(const struct fleet_report *r, const char *commit, struct fleet_ancestry *an,
+		      int64_t *start, struct err *e)
+{
+	size_t lo = 0, hi;
+	int rc;
+
+	*start = -1;
+	if (r->nlineage == 0)
+		return 0;
+	hi = r->nlineage - 1; /* qualifies, checked first */
+	rc = fleet_ancestry_is_or_descends(an, commit, r->lineage[hi].commit, e);
+	if (rc <= 0)
+		return rc;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		rc = fleet_ancestry_is_or_descends(an, commit, r->lineage[mid].commit, e);
+		if (rc < 0)
+			return -1;
+		if (rc)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*start = r->lineage[lo].since;
+	return 0;
+}
+
 /* Where host stands on commit (see gate.h). */
 static int eval_host(const struct fleet_member_view *m, const char *commit, unsigned soak,
 		     struct fleet_ancestry *an, int64_t now, struct host_eval *h, struct err *e)
@@ -80,14 +112,8 @@ static int eval_host(const struct fleet_member_view *m, const char *commit, unsi
 	h->state = H_WAITING;
 	if (!m->report.healthy)
 		return 0;
-	for (size_t i = m->report.nlineage; i-- > 0;) {
-		int rc = fleet_ancestry_is_or_descends(an, commit, m->report.lineage[i].commit, e);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			break;
-		start = m->report.lineage[i].since;
-	}
+	if (soak_start(&m->report, commit, an, &start, e) < 0)
+		return -1;
 	if (start < 0)
 		return 0;
 	h->until = start + (int64_t)soak;

@@ -42,6 +42,29 @@ static int ensure_arrays(struct fleet_report *r, struct err *e)
 	return r->lineage && r->failures ? 0 : err_set(e, "out of memory");
 }
 
+/* Makes room in a full lineage before an entry at since: drops the inner
+ * entry (never the first, the start of the streak) whose neighbours are the
+ * closest relative to its age, so that the entries thin out geometrically
+ * with age and the commits about one soak old stay finely resolved. */
+static void lineage_drop_one(struct fleet_report *r, int64_t since)
+{
+	struct fleet_lineage *l = r->lineage;
+	size_t drop = 1, n = r->nlineage;
+	double best = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		int64_t right = i + 1 < n ? l[i + 1].since : since;
+		double age = (double)(since - l[i].since) + 1;
+		double score = (double)(right - l[i - 1].since) / (age > 1 ? age : 1);
+		if (i == 1 || score < best) {
+			best = score;
+			drop = i;
+		}
+	}
+	memmove(&l[drop], &l[drop + 1], (n - drop - 1) * sizeof(*l));
+	r->nlineage--;
+}
+
 int fleet_report_lineage_add(struct fleet_report *r, const char *commit, int64_t since,
 			     struct err *e)
 {
@@ -54,21 +77,8 @@ int fleet_report_lineage_add(struct fleet_report *r, const char *commit, int64_t
 	l = r->lineage;
 	if (r->nlineage > 0 && strcmp(l[r->nlineage - 1].commit, commit) == 0)
 		return 0;
-	if (r->nlineage == FLEET_REPORT_MAX_LINEAGE) {
-		/* Drop the inner entry whose neighbours are closest in time; the new
-		 * entry is the right neighbour of the current last one. */
-		size_t drop = 1, n = r->nlineage;
-		int64_t best = INT64_MAX;
-		for (size_t i = 1; i < n; i++) {
-			int64_t right = i + 1 < n ? l[i + 1].since : since;
-			if (right - l[i - 1].since < best) {
-				best = right - l[i - 1].since;
-				drop = i;
-			}
-		}
-		memmove(&l[drop], &l[drop + 1], (n - drop - 1) * sizeof(*l));
-		r->nlineage--;
-	}
+	if (r->nlineage == FLEET_REPORT_MAX_LINEAGE)
+		lineage_drop_one(r, since);
 	l = &r->lineage[r->nlineage++];
 	snprintf(l->commit, sizeof(l->commit), "%s", commit);
 	l->since = since;

@@ -44,7 +44,7 @@ struct err;
 
 #define FLEET_REPORT_MAX_BYTES	  (64 * 1024) /* an envelope */
 #define FLEET_PAYLOAD_MAX_BYTES	  (46 * 1024)
-#define FLEET_REPORT_MAX_LINEAGE  16
+#define FLEET_REPORT_MAX_LINEAGE  32
 #define FLEET_REPORT_MAX_FAILURES 8
 #define FLEET_REASON_MAX	  300
 #define FLEET_COMMIT_MAX	  64
@@ -94,9 +94,10 @@ enum fleet_open_result {
 bool fleet_commit_ok(const char *s);
 
 /* The streak: appends commit (healthy at since) unless it is already the last
- * entry. When the lineage is full an inner entry goes: the one whose
- * neighbours are closest in time, so the entries stay spread over the streak
- * (dropping one only makes a later soak clock, never an earlier one). */
+ * entry. When the lineage is full an inner entry goes, so that entries thin
+ * out geometrically with age: commits about one soak old stay resolved to a
+ * fraction of their age however long the streak (dropping an entry only makes
+ * a later soak clock, never an earlier one). */
 int fleet_report_lineage_add(struct fleet_report *r, const char *commit, int64_t since,
 			     struct err *e);
 
