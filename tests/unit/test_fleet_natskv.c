@@ -1,0 +1,312 @@
+/* Unit tests of fleet/natskv.c against a real nats-server -js on loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent/err.h"
+#include "fleet/natskv.h"
+#include "nats_server.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fx {
+	struct nats_server server;
+	struct fleet_nats *a, *b; /* two agents */
+	const char *urls[2];
+	struct fleet_nats_options o;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	if (!f)
+		return -1;
+	snprintf(f->server.dir, sizeof(f->server.dir), "%s/fleet-nats.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->server.dir) || nats_server_start(&f->server, -1, NULL) < 0) {
+		free(f);
+		return -1;
+	}
+	f->urls[0] = f->server.url;
+	f->o = (struct fleet_nats_options){.urls = f->urls,
+					   .nurls = 1,
+					   .bucket = "cim-fleet",
+					   .history = 5,
+					   .timeout_ms = 2000,
+					   .name = "test"};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[400];
+
+	fleet_nats_close(f->a);
+	fleet_nats_close(f->b);
+	nats_server_stop(&f->server);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->server.dir);
+	free(f);
+	return system(cmd);
+}
+
+static struct fleet_nats *connect_ok(struct fx *f)
+{
+	struct fleet_nats *n = NULL;
+	struct err e = {{0}};
+
+	if (fleet_nats_connect(&n, &f->o, &e) != 0)
+		fail_msg("%s", e.msg);
+	return n;
+}
+
+static void put(struct fleet_nats *n, const char *key, const char *value, uint64_t *rev)
+{
+	struct err e = {{0}};
+
+	if (fleet_nats_put(n, key, value, strlen(value), rev, &e) != 0)
+		fail_msg("%s", e.msg);
+}
+
+/* The next event, waiting on the fd with poll() as the agent's loop does. */
+static int next_event(struct fleet_nats *n, struct fleet_nats_event *ev, int timeout_ms)
+{
+	struct pollfd p = {fleet_nats_fd(n), POLLIN, 0};
+
+	if (fleet_nats_next_event(n, ev))
+		return 1;
+	if (poll(&p, 1, timeout_ms) != 1)
+		return 0;
+	return fleet_nats_next_event(n, ev);
+}
+
+/* Skips events of other types until one of type comes (or 10 s pass). */
+static int wait_event(struct fleet_nats *n, enum fleet_nats_event_type type,
+		      struct fleet_nats_event *ev)
+{
+	for (int i = 0; i < 100; i++) {
+		if (!next_event(n, ev, 100))
+			continue;
+		if (ev->type == type)
+			return 1;
+		fleet_nats_event_release(ev);
+	}
+	return 0;
+}
+
+static void test_every_kept_revision_of_every_key_is_read(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_entry *v;
+	size_t n;
+	struct err e = {{0}};
+	uint64_t r1 = 0, r2 = 0;
+	char value[32];
+
+	f->a = connect_ok(f);
+	assert_int_equal(fleet_nats_read_all(f->a, NULL, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	for (int i = 1; i <= 7; i++) {
+		snprintf(value, sizeof(value), "web-01 report %d", i);
+		put(f->a, "web-01", value, &r1);
+	}
+	put(f->a, "web-02", "web-02 report", &r2);
+	assert_true(r2 > r1);
+	/* a second agent opens the bucket the first created */
+	f->b = connect_ok(f);
+	assert_int_equal(fleet_nats_read_all(f->b, NULL, &v, &n, &e), 0);
+	assert_int_equal(n, 6); /* the bucket keeps 5 revisions per key */
+	assert_string_equal(v[0].key, "web-01");
+	assert_memory_equal(v[0].value, "web-01 report 3", 15);
+	assert_int_equal(v[0].len, 15);
+	assert_memory_equal(v[4].value, "web-01 report 7", 15);
+	assert_int_equal(v[4].revision, r1);
+	assert_string_equal(v[5].key, "web-02");
+	assert_int_equal(v[5].revision, r2);
+	assert_false(v[5].deleted);
+	for (size_t i = 1; i < n; i++)
+		assert_true(v[i].revision > v[i - 1].revision);
+	fleet_entries_free(v, n);
+	assert_int_equal(fleet_nats_read_all(f->b, "web-02", &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	fleet_entries_free(v, n);
+	assert_int_equal(fleet_nats_read_all(f->b, "web-03", &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+static void test_the_watch_delivers_what_is_there_then_every_put(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats_event ev;
+	struct err e = {{0}};
+	uint64_t rev = 0;
+
+	f->a = connect_ok(f);
+	f->b = connect_ok(f);
+	put(f->b, "web-02", "old", NULL);
+	put(f->b, "web-02", "older? no: newer", NULL);
+	assert_int_equal(fleet_nats_watch(f->a, false, &e), 0);
+	assert_int_equal(fleet_nats_watch(f->a, false, &e), -1);
+	assert_true(wait_event(f->a, FLEET_NATS_ENTRY, &ev));
+	assert_string_equal(ev.entry.key, "web-02");
+	assert_memory_equal(ev.entry.value, "older? no: newer", 16);
+	fleet_nats_event_release(&ev);
+	assert_true(next_event(f->a, &ev, 5000));
+	assert_int_equal(ev.type, FLEET_NATS_WATCH_READY);
+	/* nothing more is queued: the fd is not readable */
+	assert_int_equal(next_event(f->a, &ev, 0), 0);
+	put(f->b, "web-01", "new", &rev);
+	assert_true(next_event(f->a, &ev, 5000));
+	assert_int_equal(ev.type, FLEET_NATS_ENTRY);
+	assert_string_equal(ev.entry.key, "web-01");
+	assert_int_equal(ev.entry.revision, rev);
+	assert_int_equal(ev.entry.len, 3);
+	fleet_nats_event_release(&ev);
+}
+
+static void test_triggers_are_published_and_received(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats_event ev;
+	struct err e = {{0}};
+	char *big = malloc(5000);
+
+	f->a = connect_ok(f);
+	f->b = connect_ok(f);
+	assert_int_equal(fleet_nats_subscribe(f->a, "cim.fleet.trigger", &e), 0);
+	assert_int_equal(fleet_nats_publish(f->b, "cim.fleet.trigger", "1a2b3c", 6, &e), 0);
+	assert_int_equal(fleet_nats_publish(f->b, "cim.fleet.other", "x", 1, &e), 0);
+	assert_true(next_event(f->a, &ev, 5000));
+	assert_int_equal(ev.type, FLEET_NATS_TRIGGER);
+	assert_string_equal(ev.data, "1a2b3c");
+	fleet_nats_event_release(&ev);
+	/* a long message is cut, not refused */
+	memset(big, 'x', 5000);
+	assert_int_equal(fleet_nats_publish(f->b, "cim.fleet.trigger", big, 5000, &e), 0);
+	assert_true(next_event(f->a, &ev, 5000));
+	assert_int_equal(ev.len, FLEET_NATS_TRIGGER_MAX);
+	assert_int_equal(strlen(ev.data), FLEET_NATS_TRIGGER_MAX);
+	fleet_nats_event_release(&ev);
+	assert_int_equal(next_event(f->a, &ev, 200), 0); /* not the other subject */
+	free(big);
+}
+
+static void test_an_unreachable_server_fails_within_the_timeout(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats *n = NULL;
+	struct err e = {{0}};
+	const char *urls[] = {"nats://agent:s3cret@127.0.0.1:1", "nats://127.0.0.1:2"};
+
+	f->o.urls = urls;
+	f->o.nurls = 2;
+	f->o.timeout_ms = 500;
+	assert_int_equal(fleet_nats_connect(&n, &f->o, &e), -1);
+	assert_null(n);
+	if (!strstr(e.msg, "nats: cannot connect to nats://127.0.0.1:1, nats://127.0.0.1:2: "))
+		fail_msg("%s", e.msg);
+	assert_null(strstr(e.msg, "s3cret"));
+}
+
+static void test_bad_options(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats *n = NULL;
+	struct err e = {{0}};
+	struct fleet_nats_options o = f->o;
+
+	o.bucket = "cim.fleet";
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	assert_string_equal(e.msg, "nats: 'cim.fleet' is not a bucket name (letters, digits, '_', "
+				   "'-')");
+	o = f->o;
+	o.history = 65;
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	o = f->o;
+	o.cert_file = "/nonexistent/cert.pem";
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	assert_string_equal(e.msg, "nats: a TLS client certificate needs its key, and a key its "
+				   "certificate");
+	o.key_file = "/nonexistent/key.pem";
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	assert_non_null(
+	    strstr(e.msg, "nats: options (creds -, TLS ca - cert /nonexistent/cert.pem"));
+	o = f->o;
+	o.creds_file = "/nonexistent/agent.creds";
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	assert_non_null(strstr(e.msg, "error opening file '/nonexistent/agent.creds'"));
+	o = f->o;
+	o.nurls = 0;
+	assert_int_equal(fleet_nats_connect(&n, &o, &e), -1);
+	assert_null(n);
+}
+
+static void test_the_watch_and_puts_survive_a_server_restart(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats_event ev;
+	struct err e = {{0}};
+	char want[200];
+	int port;
+
+	f->a = connect_ok(f);
+	assert_int_equal(fleet_nats_watch(f->a, true, &e), 0);
+	assert_int_equal(fleet_nats_subscribe(f->a, "cim.fleet.trigger", &e), 0);
+	assert_true(wait_event(f->a, FLEET_NATS_WATCH_READY, &ev));
+	assert_true(fleet_nats_connected(f->a));
+	port = f->server.port;
+	nats_server_stop(&f->server);
+	assert_true(wait_event(f->a, FLEET_NATS_DISCONNECTED, &ev));
+	assert_false(fleet_nats_connected(f->a));
+	assert_int_equal(fleet_nats_put(f->a, "web-01", "x", 1, NULL, &e), -1);
+	snprintf(want, sizeof(want), "nats: put web-01: not connected to %s (reconnecting)",
+		 f->server.url);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(fleet_nats_publish(f->a, "cim.fleet.trigger", "x", 1, &e), -1);
+	/* the same port and store, as after a reboot of the NATS host */
+	assert_int_equal(nats_server_start(&f->server, port, NULL), 0);
+	assert_true(wait_event(f->a, FLEET_NATS_RECONNECTED, &ev));
+	f->b = connect_ok(f);
+	put(f->b, "web-02", "after the restart", NULL);
+	assert_true(wait_event(f->a, FLEET_NATS_ENTRY, &ev));
+	assert_string_equal(ev.entry.key, "web-02");
+	fleet_nats_event_release(&ev);
+	assert_int_equal(fleet_nats_publish(f->b, "cim.fleet.trigger", "go", 2, &e), 0);
+	assert_true(wait_event(f->a, FLEET_NATS_TRIGGER, &ev));
+	fleet_nats_event_release(&ev);
+	put(f->a, "web-01", "mine again", NULL);
+	/* the put refused during the outage never arrives */
+	assert_true(wait_event(f->a, FLEET_NATS_ENTRY, &ev));
+	assert_memory_equal(ev.entry.value, "mine again", 10);
+	fleet_nats_event_release(&ev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_every_kept_revision_of_every_key_is_read, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_the_watch_delivers_what_is_there_then_every_put,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_triggers_are_published_and_received, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_an_unreachable_server_fails_within_the_timeout,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_the_watch_and_puts_survive_a_server_restart, setup,
+					    teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	fleet_nats_shutdown();
+	return rc;
+}
