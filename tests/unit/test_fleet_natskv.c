@@ -290,6 +290,74 @@ static void test_the_watch_and_puts_survive_a_server_restart(void **state)
 	fleet_nats_event_release(&ev);
 }
 
+/* A CA, a server certificate for 127.0.0.1 and a client certificate, made by
+ * openssl in dir; then a nats-server that requires TLS and client certificates. */
+static int start_tls_server(struct fx *f)
+{
+	char cmd[3000], conf[400];
+	const char *d = f->server.dir;
+	FILE *c;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && exec >openssl.log 2>&1 && "
+		 "openssl req -x509 -newkey ed25519 -nodes -days 2 -subj /CN=test-ca "
+		 "-keyout ca.key -out ca.pem && "
+		 "openssl req -newkey ed25519 -nodes -subj /CN=server -keyout server.key "
+		 "-out server.csr && "
+		 "printf 'subjectAltName=IP:127.0.0.1\n' >server.ext && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-days 2 -extfile server.ext -out server.pem && "
+		 "openssl req -newkey ed25519 -nodes -subj /CN=web-01 -keyout client.key "
+		 "-out client.csr && "
+		 "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-days 2 -out client.pem && "
+		 "openssl req -x509 -newkey ed25519 -nodes -days 2 -subj /CN=other-ca "
+		 "-keyout other.key -out other.pem",
+		 d);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/tls.conf", d);
+	if (!(c = fopen(conf, "w")))
+		return -1;
+	fprintf(c,
+		"tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+		"  ca_file: \"%s/ca.pem\"\n  verify: true\n  timeout: 2\n}\n",
+		d, d, d);
+	fclose(c);
+	nats_server_stop(&f->server);
+	return nats_server_start(&f->server, -1, conf);
+}
+
+static void test_tls_with_a_client_certificate(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats *n = NULL;
+	struct err e = {{0}};
+	char ca[300], other[300], cert[300], key[300];
+
+	assert_int_equal(start_tls_server(f), 0);
+	f->urls[0] = f->server.url;
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->server.dir);
+	snprintf(other, sizeof(other), "%s/other.pem", f->server.dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", f->server.dir);
+	snprintf(key, sizeof(key), "%s/client.key", f->server.dir);
+	f->o.ca_file = ca;
+	f->o.cert_file = cert;
+	f->o.key_file = key;
+	f->a = connect_ok(f);
+	put(f->a, "web-01", "over TLS", NULL);
+	/* without a client certificate the server refuses */
+	f->o.cert_file = f->o.key_file = NULL;
+	assert_int_equal(fleet_nats_connect(&n, &f->o, &e), -1);
+	assert_null(n);
+	/* trusting another CA, the client refuses the server */
+	f->o.ca_file = other;
+	f->o.cert_file = cert;
+	f->o.key_file = key;
+	assert_int_equal(fleet_nats_connect(&n, &f->o, &e), -1);
+	assert_non_null(strstr(e.msg, "nats: cannot connect to tls://127.0.0.1:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +372,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_the_watch_and_puts_survive_a_server_restart, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_with_a_client_certificate, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
