@@ -126,9 +126,9 @@ static int make_options(natsOptions **out, struct fleet_nats *n, const struct fl
 		s = natsOptions_SetTimeout(opts, o->timeout_ms);
 	if (s == NATS_OK && o->name)
 		s = natsOptions_SetName(opts, o->name);
+	/* Reconnect for ever: the agent outlives outages. */
 	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(opts,
-						-1); /* for ever: the agent outlives outages */
+		s = natsOptions_SetMaxReconnect(opts, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(opts, o->timeout_ms < 2000 ? o->timeout_ms : 2000);
 	/* While reconnecting, a put or a publish fails at once (see fleet_nats_put)
