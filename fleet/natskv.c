@@ -170,7 +170,7 @@ static int check_options(const struct fleet_nats_options *o, struct err *e)
 {
 	if (o->nurls < 1 || o->nurls > FLEET_NATS_MAX_URLS)
 		return err_set(e, "nats: give 1 to %d server URLs", FLEET_NATS_MAX_URLS);
-	if (!bucket_ok(o->bucket))
+	if (o->bucket && !bucket_ok(o->bucket))
 		return err_set(e, "nats: '%s' is not a bucket name (letters, digits, '_', '-')",
 			       o->bucket ? o->bucket : "");
 	if (o->history < 1 || o->history > FLEET_NATS_MAX_HISTORY)
@@ -320,7 +320,7 @@ int fleet_nats_connect(struct fleet_nats **out, const struct fleet_nats_options 
 		fleet_nats_close(n);
 		return -1;
 	}
-	if (open_bucket(n, o, e) < 0) {
+	if (o->bucket && open_bucket(n, o, e) < 0) {
 		fleet_nats_close(n);
 		return -1;
 	}
@@ -342,6 +342,8 @@ int fleet_nats_put(struct fleet_nats *n, const char *key, const void *value, siz
 	if (len > FLEET_NATS_VALUE_MAX)
 		return err_set(e, "nats: a value of %zu bytes is over %d", len,
 			       FLEET_NATS_VALUE_MAX);
+	if (!n->kv)
+		return err_set(e, "nats: put %s: no bucket was opened", key);
 	if (!fleet_nats_connected(n))
 		return err_set(e, "nats: put %s: not connected to %s (reconnecting)", key,
 			       n->servers);
@@ -415,6 +417,8 @@ int fleet_nats_read_all(struct fleet_nats *n, const char *key, struct fleet_entr
 
 	*entries = NULL;
 	*count = 0;
+	if (!n->kv)
+		return err_set(e, "nats: no bucket was opened");
 	kvWatchOptions_Init(&wo);
 	wo.IncludeHistory = true;
 	s = kvStore_Watch(&w, n->kv, key ? key : ">", &wo);
@@ -492,6 +496,8 @@ int fleet_nats_watch(struct fleet_nats *n, bool with_history, struct err *e)
 
 	if (n->watching)
 		return err_set(e, "nats: already watching");
+	if (!n->kv)
+		return err_set(e, "nats: no bucket was opened");
 	kvWatchOptions_Init(&wo);
 	wo.IncludeHistory = with_history;
 	s = kvStore_WatchAll(&n->watcher, n->kv, &wo);

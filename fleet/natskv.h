@@ -41,10 +41,11 @@ struct fleet_nats_options {
 
 struct fleet_nats;
 
-/* Connects to the servers and opens the bucket, creating it (file storage,
- * o->history revisions per key, values up to FLEET_NATS_VALUE_MAX bytes) when
- * it does not exist. An existing bucket is used as it is. *out is freed with
- * fleet_nats_close(). */
+/* Connects to the servers and opens the bucket (unless o->bucket is NULL),
+ * creating it (file storage, o->history revisions per key, values up to
+ * FLEET_NATS_VALUE_MAX bytes) when it does not exist. An existing bucket is
+ * used as it is, so a host allowed only to use it, not to create it, can
+ * connect once an admin has created it. *out is freed with fleet_nats_close(). */
 int fleet_nats_connect(struct fleet_nats **out, const struct fleet_nats_options *o, struct err *e);
 
 /* True while connected (false while nats.c is reconnecting). */

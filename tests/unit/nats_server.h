@@ -40,9 +40,10 @@ static inline int nats_server_port(const struct nats_server *s)
 }
 
 /* Starts nats-server with JetStream in s->dir (which must exist), on port
- * (-1: any free one), with an optional config file. 0, or -1 when it is not
- * listening within 10 s. */
-static inline int nats_server_start(struct nats_server *s, int port, const char *config)
+ * (-1: any free one), with an optional config file; s->url is scheme://...
+ * 0, or -1 when it is not listening within 10 s. */
+static inline int nats_server_start(struct nats_server *s, int port, const char *config,
+				    const char *scheme)
 {
 	char store[300], portarg[16];
 	struct timespec pause = {0, 20 * 1000000};
@@ -69,8 +70,7 @@ static inline int nats_server_start(struct nats_server *s, int port, const char 
 	for (int i = 0; i < 500; i++) {
 		int status;
 		if ((s->port = nats_server_port(s)) > 0) {
-			snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d",
-				 config ? "tls" : "nats", s->port);
+			snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", scheme, s->port);
 			return 0;
 		}
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {

@@ -29,7 +29,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->server.dir, sizeof(f->server.dir), "%s/fleet-nats.XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->server.dir) || nats_server_start(&f->server, -1, NULL) < 0) {
+	if (!mkdtemp(f->server.dir) || nats_server_start(&f->server, -1, NULL, "nats") < 0) {
 		free(f);
 		return -1;
 	}
@@ -273,7 +273,7 @@ static void test_the_watch_and_puts_survive_a_server_restart(void **state)
 	assert_string_equal(e.msg, want);
 	assert_int_equal(fleet_nats_publish(f->a, "cim.fleet.trigger", "x", 1, &e), -1);
 	/* the same port and store, as after a reboot of the NATS host */
-	assert_int_equal(nats_server_start(&f->server, port, NULL), 0);
+	assert_int_equal(nats_server_start(&f->server, port, NULL, "nats"), 0);
 	assert_true(wait_event(f->a, FLEET_NATS_RECONNECTED, &ev));
 	f->b = connect_ok(f);
 	put(f->b, "web-02", "after the restart", NULL);
@@ -325,7 +325,7 @@ static int start_tls_server(struct fx *f)
 		d, d, d);
 	fclose(c);
 	nats_server_stop(&f->server);
-	return nats_server_start(&f->server, -1, conf);
+	return nats_server_start(&f->server, -1, conf, "tls");
 }
 
 static void test_tls_with_a_client_certificate(void **state)
@@ -358,6 +358,112 @@ static void test_tls_with_a_client_certificate(void **state)
 	assert_non_null(strstr(e.msg, "nats: cannot connect to tls://127.0.0.1:"));
 }
 
+/* The server configuration of FLEET.md: one user per host, allowed to put
+ * only its own key, to read and watch the bucket and to hear triggers; an
+ * admin that creates the bucket; CI, which may only trigger. */
+static int start_per_host_server(struct fx *f)
+{
+	static const char *const hosts[] = {"web-01", "web-02"};
+	char conf[400];
+	FILE *c;
+
+	snprintf(conf, sizeof(conf), "%s/auth.conf", f->server.dir);
+	if (!(c = fopen(conf, "w")))
+		return -1;
+	fprintf(c, "authorization {\n  users = [\n"
+		   "    {user: admin, password: admin-pw}\n"
+		   "    {user: ci, password: ci-pw, permissions: {\n"
+		   "      publish: [\"cim.fleet.trigger\"], subscribe: []}}\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(
+		    c,
+		    "    {user: %s, password: pw-%s, permissions: {\n"
+		    "      publish: [\"$KV.cim-fleet.%s\", \"$JS.API.STREAM.INFO.KV_cim-fleet\",\n"
+		    "                \"$JS.API.STREAM.NAMES\", "
+		    "\"$JS.API.CONSUMER.CREATE.KV_cim-fleet\",\n"
+		    "                \"$JS.API.CONSUMER.DELETE.KV_cim-fleet.>\", "
+		    "\"$JS.FC.KV_cim-fleet.>\"]\n"
+		    "      subscribe: [\"_INBOX.>\", \"cim.fleet.trigger\"]}}\n",
+		    hosts[i], hosts[i], hosts[i]);
+	fprintf(c, "  ]\n}\n");
+	fclose(c);
+	nats_server_stop(&f->server);
+	return nats_server_start(&f->server, -1, conf, "nats");
+}
+
+static struct fleet_nats *connect_as(struct fx *f, const char *user, const char *bucket,
+				     struct err *e)
+{
+	struct fleet_nats *n = NULL;
+	char url[200];
+	const char *urls[1] = {url};
+	struct fleet_nats_options o = f->o;
+
+	snprintf(url, sizeof(url), "nats://%s:%s%s@127.0.0.1:%d", user,
+		 strcmp(user, "admin") == 0 || strcmp(user, "ci") == 0 ? "" : "pw-", user,
+		 f->server.port);
+	if (strcmp(user, "admin") == 0 || strcmp(user, "ci") == 0)
+		snprintf(url, sizeof(url), "nats://%s:%s-pw@127.0.0.1:%d", user, user,
+			 f->server.port);
+	o.urls = urls;
+	o.bucket = bucket;
+	if (fleet_nats_connect(&n, &o, e) != 0)
+		return NULL;
+	return n;
+}
+
+static void test_per_host_permissions(void **state)
+{
+	struct fx *f = *state;
+	struct fleet_nats *admin, *ci;
+	struct fleet_nats_event ev;
+	struct fleet_entry *v;
+	size_t count;
+	struct err e = {{0}};
+
+	assert_int_equal(start_per_host_server(f), 0);
+	f->o.timeout_ms = 1000;
+	/* a host may not create the bucket */
+	assert_null(connect_as(f, "web-01", "cim-fleet", &e));
+	assert_non_null(strstr(e.msg, "nats: creating bucket cim-fleet on nats://127.0.0.1:"));
+	assert_null(strstr(e.msg, "pw-web-01"));
+	if (!(admin = connect_as(f, "admin", "cim-fleet", &e)))
+		fail_msg("%s", e.msg);
+	fleet_nats_close(admin);
+	if (!(f->a = connect_as(f, "web-01", "cim-fleet", &e)) ||
+	    !(f->b = connect_as(f, "web-02", "cim-fleet", &e)))
+		fail_msg("%s", e.msg);
+	assert_int_equal(fleet_nats_watch(f->a, true, &e), 0);
+	assert_int_equal(fleet_nats_subscribe(f->a, "cim.fleet.trigger", &e), 0);
+	assert_true(wait_event(f->a, FLEET_NATS_WATCH_READY, &ev));
+	put(f->a, "web-01", "web-01 by web-01", NULL);
+	put(f->b, "web-02", "web-02 by web-02", NULL);
+	/* web-02 may not write web-01's key */
+	assert_int_equal(fleet_nats_put(f->b, "web-01", "forged", 6, NULL, &e), -1);
+	assert_true(wait_event(f->a, FLEET_NATS_ENTRY, &ev));
+	assert_string_equal(ev.entry.key, "web-01");
+	fleet_nats_event_release(&ev);
+	assert_true(wait_event(f->a, FLEET_NATS_ENTRY, &ev));
+	assert_string_equal(ev.entry.key, "web-02");
+	fleet_nats_event_release(&ev);
+	/* every host reads the whole bucket; the forged put is not in it */
+	assert_int_equal(fleet_nats_read_all(f->b, NULL, &v, &count, &e), 0);
+	assert_int_equal(count, 2);
+	assert_memory_equal(v[0].value, "web-01 by web-01", 16);
+	fleet_entries_free(v, count);
+	/* CI triggers, without the bucket */
+	assert_null(connect_as(f, "ci", "cim-fleet", &e));
+	if (!(ci = connect_as(f, "ci", NULL, &e)))
+		fail_msg("%s", e.msg);
+	assert_int_equal(fleet_nats_put(ci, "web-01", "x", 1, NULL, &e), -1);
+	assert_string_equal(e.msg, "nats: put web-01: no bucket was opened");
+	assert_int_equal(fleet_nats_publish(ci, "cim.fleet.trigger", "1a2b3c4", 7, &e), 0);
+	assert_true(wait_event(f->a, FLEET_NATS_TRIGGER, &ev));
+	assert_string_equal(ev.data, "1a2b3c4");
+	fleet_nats_event_release(&ev);
+	fleet_nats_close(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +479,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_the_watch_and_puts_survive_a_server_restart, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tls_with_a_client_certificate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_per_host_permissions, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
