@@ -32,7 +32,8 @@
  *
  * The decision goes through the candidates newest first:
  *   1. the first that is deployed, or an ancestor of deployed, ends the search:
- *      nothing older is worth deploying;
+ *      nothing older is worth deploying (a halt of the deployed commit itself
+ *      is still reported: the host keeps it, and says it is halted);
  *   2. a halted candidate is skipped, and so is one whose hosts file does not
  *      list this host;
  *   3. in the first wave, the candidate is deployed;
@@ -43,7 +44,14 @@
  * newest commit that has soaked in every wave before, never one that has not
  * (with a push every minute and a 10-minute soak, it moves, ten minutes
  * behind); no host that lacks a halted commit deploys it; and a newer commit
- * starts its own rollout from wave 1. */
+ * starts its own rollout from wave 1.
+ *
+ * The caller gives as candidates every verified commit newer than deployed
+ * (the first-parent chain from the tip), not just the last few: with a push
+ * every few seconds and a long soak, the commit a later wave may take lies
+ * soak / push interval commits back. A decision costs, per candidate looked
+ * at, one look at every host of the earlier waves, with log2(lineage)
+ * ancestry questions each, asked once per pair (fleet/ancestry.h). */
 #ifndef CIM_FLEET_GATE_H
 #define CIM_FLEET_GATE_H
 

@@ -29,6 +29,13 @@
  *     failures       recent failures, oldest first: [{commit, time, rolled_back, reason}]
  *     status         an object the agent fills (the facts of status --json)
  *
+ * A host whose state was lost reads its own key's revisions back
+ * (fleet_nats_read_all), opens them with its own public key
+ * (fleet_report_open_key) and takes the one with the highest seq: its seq
+ * goes on from there, and its deployed commit is the trust baseline it
+ * refuses to go below. If that fails too, its new reports count as replayed
+ * wherever a higher seq was seen, until they pass it: fail safe.
+ *
  * Nothing here prints; the secret key is the caller's. */
 #ifndef CIM_FLEET_REPORT_H
 #define CIM_FLEET_REPORT_H

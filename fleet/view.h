@@ -55,7 +55,9 @@ struct fleet_view {
 };
 
 /* The highest seq seen per host: what tells a replayed report. The caller
- * keeps it (and may persist it) across views. */
+ * keeps it across views and restarts (a view keeps the best report it has
+ * opened anyway; seen is what still catches a replay after a restart, when
+ * the bucket's history has been overwritten with old signed reports). */
 struct fleet_seen {
 	struct fleet_seen_entry {
 		char host[FLEET_HOST_NAME_MAX + 1];
