@@ -49,11 +49,13 @@ static void link_locked(struct fleet_evq *q, struct fleet_evq_node *node)
 void fleet_evq_push(struct fleet_evq *q, struct fleet_nats_event *ev)
 {
 	struct fleet_evq_node *node = calloc(1, sizeof(*node));
+	size_t bytes = ev->entry.len + ev->len;
 
 	pthread_mutex_lock(&q->mu);
-	if (node && q->queued < FLEET_EVQ_MAX) {
+	if (node && q->queued < FLEET_EVQ_MAX && q->bytes + bytes <= FLEET_EVQ_MAX_BYTES) {
 		node->ev = *ev;
 		memset(ev, 0, sizeof(*ev));
+		q->bytes += bytes;
 		link_locked(q, node);
 	} else {
 		fleet_nats_event_release(ev);
@@ -89,6 +91,7 @@ int fleet_evq_next(struct fleet_evq *q, struct fleet_nats_event *ev)
 		if (!q->head)
 			q->tail = NULL;
 		q->queued--;
+		q->bytes -= node->ev.entry.len + node->ev.len;
 		if (node->ev.type == FLEET_NATS_OVERFLOW)
 			q->overflowed = false;
 	}

@@ -1,7 +1,7 @@
 /* The events fleet/natskv.c queues from nats.c's threads for the agent's
  * poll() loop: a mutex-guarded list and a self-pipe that is readable while the
- * list is not empty. Bounded: past FLEET_EVQ_MAX events, one
- * FLEET_NATS_OVERFLOW stands for all that were dropped. */
+ * list is not empty. Bounded: past FLEET_EVQ_MAX events or FLEET_EVQ_MAX_BYTES
+ * bytes, one FLEET_NATS_OVERFLOW stands for all that were dropped. */
 #ifndef CIM_FLEET_EVQUEUE_H
 #define CIM_FLEET_EVQUEUE_H
 
@@ -13,7 +13,8 @@
 
 struct err;
 
-#define FLEET_EVQ_MAX 4096
+#define FLEET_EVQ_MAX	    4096
+#define FLEET_EVQ_MAX_BYTES (16 * 1024 * 1024) /* of values and messages queued */
 
 enum fleet_nats_event_type {
 	FLEET_NATS_ENTRY,	 /* a new revision in the bucket: entry */
@@ -35,7 +36,7 @@ struct fleet_nats_event {
 struct fleet_evq {
 	pthread_mutex_t mu;
 	struct fleet_evq_node *head, *tail;
-	size_t queued;
+	size_t queued, bytes;
 	bool overflowed;
 	int pipe[2]; /* [0] readable while the queue is not empty */
 };

@@ -373,6 +373,9 @@ static int copy_entry(struct fleet_entry *out, kvEntry *k)
 	out->key = strdup(kvEntry_Key(k));
 	out->revision = kvEntry_Revision(k);
 	out->deleted = op == kvOp_Delete || op == kvOp_Purge;
+	/* Past the limit a report is refused anyway: one byte more says so. */
+	if (len > FLEET_NATS_VALUE_MAX)
+		len = FLEET_NATS_VALUE_MAX + 1;
 	if (!out->deleted && len > 0) {
 		out->value = malloc((size_t)len);
 		if (out->value)

@@ -87,6 +87,29 @@ static void test_overflow_is_one_event_that_says_so(void **state)
 	fleet_evq_release(&q);
 }
 
+static void test_the_queue_holds_at_most_16_mib(void **state)
+{
+	struct fleet_evq q;
+	struct fleet_nats_event ev;
+	struct err e = {{0}};
+	int entries = 0, overflows = 0;
+
+	assert_int_equal(fleet_evq_init(&q, &e), 0);
+	for (int i = 0; i < 20; i++) {
+		/* what counts is the length of what an event holds */
+		struct fleet_nats_event big = {.type = FLEET_NATS_TRIGGER, .len = 1024 * 1024};
+		fleet_evq_push(&q, &big);
+	}
+	while (fleet_evq_next(&q, &ev)) {
+		entries += ev.type == FLEET_NATS_TRIGGER;
+		overflows += ev.type == FLEET_NATS_OVERFLOW;
+	}
+	assert_int_equal(entries, 16);
+	assert_int_equal(overflows, 1);
+	assert_int_equal(q.bytes, 0);
+	fleet_evq_release(&q);
+}
+
 struct producer {
 	struct fleet_evq *q;
 	int from;
@@ -133,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_readable_exactly_while_events_are_queued),
 	    cmocka_unit_test(test_overflow_is_one_event_that_says_so),
+	    cmocka_unit_test(test_the_queue_holds_at_most_16_mib),
 	    cmocka_unit_test(test_no_wake_up_is_lost_between_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
