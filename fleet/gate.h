@@ -15,10 +15,10 @@
  *   WAITING   r is OK but not healthy, or it runs neither C nor a descendant of C
  *   SOAKING   r is OK, healthy, and C's soak clock on h has run less than w's soak
  *   SOAKED    r is OK, healthy, and C's soak clock on h has run at least w's soak
- * C's soak clock on h starts at the since of the oldest entry of the newest
- * run of lineage entries that are all C or descendants of C: when h began to
- * run C, or something built on C, and has been healthy since. A clock in the
- * future has not run.
+ * C's soak clock on h starts at the since of the first lineage entry that is
+ * C or a descendant of C (the lineage is a chain, so every later one is too):
+ * when h began to run C, or something built on C, and has been healthy since.
+ * A clock in the future has not run.
  *
  * Wave w is soaked on C when none of its hosts is WAITING or SOAKING and at
  * least min_healthy of them are SOAKED. Excluded and failed hosts are left out
