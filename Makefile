@@ -15,7 +15,7 @@ PKG_CONFIG ?= pkg-config
 PROVE      ?= prove
 
 UNAME := $(shell uname -s)
-PKGS  := libgit2 libcurl libsodium inih jansson
+PKGS  := libgit2 libcurl libsodium inih jansson libnats
 ifeq ($(UNAME),Linux)
 PKGS  += libsystemd
 HAVE_SYSTEMD := 1
@@ -48,7 +48,7 @@ else
 BUILD   := build/release
 endif
 
-LIB_SRC   := $(filter-out agent/main.c,$(wildcard agent/*.c pull/*.c apply/*.c secrets/*.c))
+LIB_SRC   := $(filter-out agent/main.c,$(wildcard agent/*.c pull/*.c apply/*.c secrets/*.c fleet/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/agent/main.o
 BIN       := $(BUILD)/cim-agent
@@ -167,7 +167,7 @@ install: $(BIN)
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] \
+	clang-format -i $(wildcard agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] fleet/*.[ch] \
 		tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 clean:

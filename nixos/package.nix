@@ -9,6 +9,7 @@
   libsodium,
   inih,
   jansson,
+  nats-c,
   systemd,
 }:
 stdenv.mkDerivation {
@@ -40,6 +41,7 @@ stdenv.mkDerivation {
     libsodium
     inih
     jansson
+    nats-c
   ] ++ lib.optional stdenv.hostPlatform.isLinux systemd;
 
   # DESTDIR stays empty: everything goes under $out, /etc included.

@@ -277,6 +277,7 @@ static int parse_openssh_blob(struct age_identities *ids, const char *name,
 		return -1;
 	k->type = AGE_KEY_SSH_ED25519;
 	memcpy(k->ed_public, pk, 32);
+	memcpy(k->ed_secret, sk, 64);
 	ssh_ed25519_blob(pk, k->ssh_blob);
 	{
 		unsigned char h[32];

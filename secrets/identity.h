@@ -34,6 +34,9 @@ struct age_key {
 	unsigned char ssh_blob[SSH_ED25519_BLOB_LEN];
 	unsigned char ssh_tag[4]; /* first 4 bytes of SHA-256(ssh_blob) */
 	unsigned char ssh_tweak[32];
+	/* libsodium's Ed25519 secret key (seed then public key): what signs
+	 * this host's fleet reports when the key is its host key. */
+	unsigned char ed_secret[64];
 };
 
 struct age_identities {

@@ -231,8 +231,8 @@ test_expect_success 'the nix-darwin module evaluates to a launchd daemon running
 
 test_expect_success 'the package builds with the Makefile, libsystemd only on Linux' '
 	nixeval json package >package &&
-	test_grep "\"linux\":{\"buildInputs\":\[\"libgit2\",\"curl\",\"libsodium\",\"inih\",\"jansson\",\"systemd\"\]" package &&
-	test_grep "\"darwin\":{\"buildInputs\":\[\"libgit2\",\"curl\",\"libsodium\",\"inih\",\"jansson\"\]" package &&
+	test_grep "\"linux\":{\"buildInputs\":\[\"libgit2\",\"curl\",\"libsodium\",\"inih\",\"jansson\",\"nats-c\",\"systemd\"\]" package &&
+	test_grep "\"darwin\":{\"buildInputs\":\[\"libgit2\",\"curl\",\"libsodium\",\"inih\",\"jansson\",\"nats-c\"\]" package &&
 	test_grep "\"makeFlags\":\[\"PREFIX=/[a-z0-9]*\"" package
 '
 
