@@ -4,10 +4,11 @@
   benchlib.py pairs SUMMARY --a 'CMD' --b 'CMD' [--pairs N] [--warmup N]
                     [--proxy CTLPORT] [--callgrind]
       Runs A and B alternately, A B A B ..., N pairs after WARMUP unmeasured
-      pairs. Each run's wall time (monotonic clock around spawn and wait4),
-      CPU (user+sys of the process and the children it waited for, from
-      wait4's rusage) and peak RSS (ru_maxrss: the largest single process)
-      are kept, and with --proxy the bytes that went down and up through the
+      pairs. bench/runstat.c measures each run: wall time (monotonic clock
+      around spawn and wait4), CPU (user+sys of the process and the children
+      it waited for, from wait4's rusage) and peak RSS (ru_maxrss: the
+      largest single process; it cannot read below runstat's own 1.2 MiB).
+      They are kept, and with --proxy the bytes that went down and up through the
       counting proxy (bench/proxy.py) during the run. With --callgrind each
       run is under valgrind --tool=callgrind --trace-children=yes and the
       instructions of all its processes are added up (Ir). Writes SUMMARY
@@ -66,23 +67,32 @@ def proxy_counts(port):
     return down, up, conns
 
 
+def runstat():
+    path = os.environ.get("BENCH_RUNSTAT")
+    if not path:
+        sys.exit("bench: BENCH_RUNSTAT is not set (run through bench/lib.sh)")
+    return path
+
+
 def run_once(argv, out_path, proxy=None, discard=False):
+    """Runs ARGV under bench/runstat.c, which measures it: a child of this
+    Python process would inherit Python's peak RSS."""
     before = proxy_counts(proxy) if proxy else None
+    stat_path = out_path + ".stat"
     with open(out_path, "wb") as out, open(os.devnull, "rb+") as null:
         actions = [(os.POSIX_SPAWN_DUP2, null.fileno(), 0),
                    (os.POSIX_SPAWN_DUP2, (null if discard else out).fileno(), 1),
                    (os.POSIX_SPAWN_DUP2, out.fileno(), 2)]
-        t0 = time.perf_counter_ns()
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
-        _, status, ru = os.wait4(pid, 0)
-        t1 = time.perf_counter_ns()
-    code = os.waitstatus_to_exitcode(status)
+        pid = os.posix_spawn(runstat(), [runstat(), stat_path] + argv, os.environ,
+                             file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("bench: runstat could not run '%s'" % shlex.join(argv))
+    wall_ns, user_us, sys_us, maxrss, code = (int(x) for x in open(stat_path).read().split())
     if code != 0:
         tail = open(out_path, errors="replace").read()[-2000:]
         sys.exit("bench: '%s' exited %d:\n%s" % (shlex.join(argv), code, tail))
-    run = {"wall_ms": (t1 - t0) / 1e6,
-           "cpu_ms": (ru.ru_utime + ru.ru_stime) * 1000,
-           "rss_kib": ru.ru_maxrss}
+    run = {"wall_ms": wall_ns / 1e6, "cpu_ms": (user_us + sys_us) / 1000, "rss_kib": maxrss}
     if proxy:
         after = proxy_counts(proxy)
         run["down_bytes"] = after[0] - before[0]
@@ -191,7 +201,9 @@ def fmt(v, unit):
         return "-"
     if unit == "B":
         return "%d" % round(v)
-    if unit in ("KiB", "MiB") or abs(v) >= 100:
+    if unit == "MiB":
+        return "%.1f" % v
+    if unit == "KiB" or abs(v) >= 100:
         return "%.0f" % v
     if abs(v) >= 10:
         return "%.1f" % v

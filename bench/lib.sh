@@ -91,6 +91,10 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# The measuring wrapper (see bench/runstat.c), built for this run.
+export BENCH_RUNSTAT="$BENCH/runstat"
+cc -O2 -o "$BENCH_RUNSTAT" "$BENCH_SRC/bench/runstat.c"
+
 pairs() { python3 "$BENCH_LIB" pairs "$@"; }
 row() { python3 "$BENCH_LIB" row "$@"; }
 
