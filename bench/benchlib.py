@@ -19,8 +19,8 @@
       --discard sends stdout to /dev/null). A
       run that exits non-zero stops the benchmark, naming the command.
 
-  benchlib.py row --what TEXT [--summary S --metric M] [--ours a,b,c]
-                  [--peer-name TEXT] [--peer a,b,c] [--unit U]
+  benchlib.py row --what TEXT [--summary S --metric M] [--ours V,V,...]
+                  [--peer-name TEXT] [--peer V,V,...] [--unit U]
                   [--target TEXT --holds EXPR] [--note TEXT]
       Appends one row to $BENCH_ROWS. EXPR is a Python expression over
       a_min a_med a_max b_min b_med b_max r_min r_med r_max (the figures of
@@ -158,8 +158,7 @@ def cmd_pairs(args):
 def triple(text):
     if text is None or text == "":
         return None
-    v = [float(x) for x in text.split(",")]
-    return stats(v) if len(v) != 3 else v
+    return stats([float(x) for x in text.split(",")])
 
 
 def cmd_row(args):

@@ -89,5 +89,5 @@ ir() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"
 extra=$(python3 -c 'import sys; print((float(sys.argv[2]) - float(sys.argv[1])) / 1e6)' \
 	"$(ir "$BENCH_OUT/fetch-git-1-cg.json")" "$(ir "$BENCH_OUT/fetch-git-many-cg.json")")
 row --what "parsing the advertisement of $MANY refs: instructions above 1 ref (git://)" \
-	--ours "$extra,$extra,$extra" --unit MIr --target "reported (the rare path once v2 is asked first)"
+	--ours "$extra" --unit MIr --target "reported (the rare path once v2 is asked first)"
 bench_done
