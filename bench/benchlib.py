@@ -15,8 +15,8 @@
       (JSON: every raw figure and min/median/max of each side and of the
       per-pair ratio A/B) and appends the raw figures to $BENCH_RAW.
       Commands are split as a shell splits words and run without a shell;
-      stdout and stderr go to SUMMARY.a.out/.b.out (overwritten each run;
-      --discard sends stdout to /dev/null). A
+      stdout and stderr go to $BENCH_SCRATCH/SUMMARY.a.out/.b.out (overwritten
+      each run; --discard sends stdout to /dev/null). A
       run that exits non-zero stops the benchmark, naming the command.
 
   benchlib.py row --what TEXT [--summary S --metric M] [--ours V,V,...]
@@ -108,7 +108,7 @@ def callgrind_once(argv, out_path, workdir):
     vg = ["valgrind", "--tool=callgrind", "--trace-children=yes",
           "--callgrind-out-file=%s/cg.%%p" % workdir, "--dump-instr=no",
           "--compress-strings=no", "--log-file=%s/log.%%p" % workdir]
-    run_once(vg + argv, out_path)
+    wall = run_once(vg + argv, out_path)["wall_ms"]
     total = 0
     for f in os.listdir(workdir):
         if f.startswith("cg."):
@@ -116,16 +116,19 @@ def callgrind_once(argv, out_path, workdir):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     total += int(line.split()[1])
                     break
-    return {"ir": total}
+    return {"ir": total, "callgrind_wall_ms": wall}
 
 
 def cmd_pairs(args):
     a, b = shlex.split(args.a), shlex.split(args.b)
     base = args.summary
-    cgdir = tempfile.mkdtemp(prefix="cg.", dir=os.path.dirname(os.path.abspath(base)))
+    # What the commands print, and callgrind's files, go to the scratch directory.
+    scratch = os.environ.get("BENCH_SCRATCH") or os.path.dirname(os.path.abspath(base))
+    cgdir = tempfile.mkdtemp(prefix="cg.", dir=scratch)
+    out_base = os.path.join(scratch, os.path.basename(base))
 
     def one(argv, side):
-        out = "%s.%s.out" % (base, side)
+        out = "%s.%s.out" % (out_base, side)
         if args.callgrind:
             return callgrind_once(argv, out, cgdir)
         return run_once(argv, out, args.proxy, args.discard)
@@ -136,7 +139,9 @@ def cmd_pairs(args):
     runs = []
     for _ in range(args.pairs):
         runs.append((one(a, "a"), one(b, "b")))
-    os.rmdir(cgdir) if not os.listdir(cgdir) else None
+    for f in os.listdir(cgdir):
+        os.unlink(os.path.join(cgdir, f))
+    os.rmdir(cgdir)
     summary = {"a": args.a, "b": args.b, "pairs": args.pairs, "metrics": {}}
     for m in runs[0][0]:
         av = [r[0][m] for r in runs]
@@ -172,6 +177,8 @@ def cmd_row(args):
         ours = triple(args.ours)
     if args.peer is not None:
         peer = triple(args.peer)
+    if args.ratio is not None:
+        ratio = triple(args.ratio)
     if args.no_ratio or peer is None:
         ratio = None
     names = {}
@@ -232,7 +239,7 @@ def machine():
 
 
 def cmd_table(args):
-    path = args.rows or os.environ.get("BENCH_ROWS")
+    path = args.rows or os.environ.get("BENCH_ROWS") or ""
     rows = [json.loads(l) for l in open(path)] if os.path.exists(path) else []
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print("cim-agent benchmarks, %s, %s%s" % (when, machine(),
@@ -272,6 +279,7 @@ def main():
     q.add_argument("--ours")
     q.add_argument("--peer")
     q.add_argument("--peer-name")
+    q.add_argument("--ratio", help="the pairs' ratios, when not from a summary")
     q.add_argument("--unit", default="ms")
     q.add_argument("--scale", type=float, default=1.0,
                    help="multiplies the summary's figures (KiB to MiB: 0.0009765625)")

@@ -12,7 +12,8 @@ The polls run in BENCH_PAIRS batches; each batch is paired with runs of
 PEER_CMD (git fetch --no-tags of the same branch), alternately. Per batch:
 CPU per poll from /proc/PID/task/*/schedstat (nanoseconds on the CPU) and
 from /proc/PID/stat (clock ticks, exited threads included, as a check).
-Memory (smaps_rollup) after 10 warm-up polls and after all POLLS.
+Memory (smaps_rollup) after 10 warm-up polls, after each batch and after all
+POLLS.
 --writes: over a window of polls, the fsync/fdatasync/rename calls and the
 processes and threads the daemon starts (strace -f attached), and bytes
 written (/proc/PID/io write_bytes, which counts what reaches the page cache
@@ -216,23 +217,27 @@ def main():
         d.poll(10)
         d.barrier()
         res["memory_start"] = d.memory()
-        cpu, ticks, peer_ms = [], [], []
+        cpu, ticks, peer_ms, series = [], [], [], []
         for _ in range(pairs):
             c0, k0 = d.cpu_ns(), d.cpu_ticks()
             d.poll(batch)
             d.barrier()
             cpu.append((d.cpu_ns() - c0) / 1e6 / batch)
+            series.append(d.memory())
             ticks.append((d.cpu_ticks() - k0) * 1000 / os.sysconf("SC_CLK_TCK") / batch)
             peer_ms.append(peer_cpu(peer, peer_runs, os.path.join(scratch, "peer.out")))
         res["memory_end"] = d.memory()
+        res["memory_by_batch"] = series
         res["cpu_ms"], res["cpu_ticks_ms"], res["peer_cpu_ms"] = cpu, ticks, peer_ms
         if "--writes" in flags:
             res["writes"] = writes_window(d, min(20, batch * pairs))
     finally:
         d.stop()
     if "--callgrind" in flags:
-        res["ir_per_poll"] = callgrind_per_poll(conf, 5 if os.environ.get("BENCH_QUICK") == "1"
-                                                else 20, scratch)
+        # Instruction counts hardly vary from poll to poll: a few polls are enough,
+        # and one poll of 10,000 refs is about a billion instructions under callgrind.
+        res["ir_per_poll"] = callgrind_per_poll(conf, int(os.environ.get("BENCH_CG_POLLS", "3")),
+                                                scratch)
         res["peer_ir"] = [benchlib.callgrind_once(shlex.split(peer),
                                                   os.path.join(scratch, "peer-cg.out"), scratch)["ir"]
                           for _ in range(int(os.environ.get("BENCH_CG_PAIRS", "3")))]

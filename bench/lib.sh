@@ -35,20 +35,21 @@ mkdir -p "$BENCH_OUT"
 export BENCH_OUT BENCH_RAW="$BENCH_OUT/raw.jsonl" BENCH_ROWS="$BENCH_OUT/rows.jsonl"
 
 BENCH=$(mktemp -d "${TMPDIR:-/tmp}/cim-bench-$BENCH_NAME.XXXXXX")
+export BENCH_SCRATCH="$BENCH"
 BENCH_PGIDS=""
 # Stops every process group the benchmark started (bench_bg), whatever
 # happened, then removes the scratch directory.
 bench_cleanup() {
 	for g in $BENCH_PGIDS; do
-		kill -TERM -- "-$g" 2>/dev/null || true
+		kill -TERM "-$g" 2>/dev/null || true
 	done
 	for g in $BENCH_PGIDS; do
 		n=0
-		while kill -0 -- "-$g" 2>/dev/null && [ $n -lt 50 ]; do
+		while kill -0 "-$g" 2>/dev/null && [ $n -lt 50 ]; do
 			sleep 0.1
 			n=$((n + 1))
 		done
-		kill -KILL -- "-$g" 2>/dev/null || true
+		kill -KILL "-$g" 2>/dev/null || true
 	done
 	BENCH_PGIDS=""
 	chmod -R u+w "$BENCH" 2>/dev/null || true
@@ -60,20 +61,24 @@ trap 'exit 143' TERM
 
 # bench_bg CMD...: starts CMD in the background in a process group of its own
 # (stopped with everything it started by bench_cleanup); its pid is in $!.
+# Returns once the group exists, so that a stop right after it finds it.
 bench_bg() {
 	setsid "$@" &
 	BENCH_PGIDS="$BENCH_PGIDS $!"
+	until kill -0 "-$!" 2>/dev/null; do
+		kill -0 "$!" 2>/dev/null || return 0 # it has already ended
+	done
 }
 
 # bench_stop PID: stops one process group started with bench_bg, now.
 bench_stop() {
-	kill -TERM -- "-$1" 2>/dev/null || true
+	kill -TERM "-$1" 2>/dev/null || true
 	n=0
-	while kill -0 -- "-$1" 2>/dev/null && [ $n -lt 50 ]; do
+	while kill -0 "-$1" 2>/dev/null && [ $n -lt 50 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
-	kill -KILL -- "-$1" 2>/dev/null || true
+	kill -KILL "-$1" 2>/dev/null || true
 	BENCH_PGIDS=$(echo "$BENCH_PGIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
 }
 

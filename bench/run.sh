@@ -7,11 +7,14 @@
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 : "${CIM_AGENT:?run through make bench (CIM_AGENT names the binary)}"
-BENCH_OUT=${BENCH_OUT:-$src/build/bench/$(date -u +%Y%m%d-%H%M%S)$( [ "${BENCH_QUICK:-0}" = 1 ] && echo -quick)}
+suffix=""
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	suffix=-quick
+	export BENCH_MODE_NOTE="; BENCH_QUICK=1: 3 pairs and small sizes, a smoke run, not figures to quote"
+fi
+BENCH_OUT=${BENCH_OUT:-$src/build/bench/$(date -u +%Y%m%d-%H%M%S)$suffix}
 export BENCH_OUT
 mkdir -p "$BENCH_OUT"
-[ "${BENCH_QUICK:-0}" = 1 ] &&
-	export BENCH_MODE_NOTE="; BENCH_QUICK=1: 3 pairs and small sizes, a smoke run, not figures to quote"
 failed=""
 start=$(date +%s)
 for b in ${BENCH_ONLY:-verify fetch cycle decrypt daemon}; do
@@ -29,7 +32,7 @@ versions="git $(git --version | cut -d' ' -f3), age $(age --version 2>/dev/null 
 libgit2 $(pkg-config --modversion libgit2 2>/dev/null || echo ?), \
 libsodium $(pkg-config --modversion libsodium 2>/dev/null || echo ?), nix $(nix --version 2>/dev/null | awk '{print $NF}')"
 {
-	python3 "$src/bench/benchlib.py" table
+	python3 "$src/bench/benchlib.py" table "$BENCH_OUT/rows.jsonl"
 	echo
 	echo "Peers: $versions. Whole run: $(($(date +%s) - start)) s."
 } >"$BENCH_OUT/table.md"
