@@ -2,6 +2,17 @@
 test_description='make bench BENCH_QUICK=1: every benchmark runs and prints one table'
 . "$(dirname "$0")/lib.sh"
 
+# The benchmarks count instructions with callgrind, which cannot run an
+# AddressSanitizer build, and which make bench installs (bench/install-deps).
+if grep -q __asan_init "$CIM_AGENT"; then
+	test_skip 'the quick run of every benchmark' 'callgrind cannot run a SANITIZE=1 build'
+	test_done
+fi
+if ! command -v valgrind >/dev/null 2>&1 || ! command -v strace >/dev/null 2>&1; then
+	test_skip 'the quick run of every benchmark' 'valgrind or strace missing: run bench/install-deps'
+	test_done
+fi
+
 # The benchmarks' scratch directories go under the trash directory, so that the
 # leftover check at the end of the script sees anything they left running.
 test_expect_success 'the quick run of every benchmark prints one table with every row' '
@@ -15,7 +26,7 @@ test_expect_success 'the quick run of every benchmark prints one table with ever
 		"no-change poll, git://, 1000 refs: instructions" "no-change poll, smart http, 1000 refs: bytes down" \
 		"parsing the advertisement of 1000 refs" \
 		"one deployment: the agent.s own share of the cycle" "one deployment: cycle_ms - children_ms" \
-		"decrypt 1 KiB binary: wall" "decrypt 16 MiB armored: peak RSS" "against raw libsodium" \
+		"decrypt 1 KiB binary: wall" "decrypt 16 MiB armored: peak RSS" "decrypt 16 MiB binary against raw libsodium" \
 		"daemon, local repository: CPU per no-change poll" "daemon, local repository: PSS" \
 		"daemon, local repository: growth of anonymous memory" "daemon, local repository: fsync" \
 		"daemon, local repository: renames" "daemon, local repository: bytes written" \
