@@ -219,9 +219,10 @@ def fmt(v, unit):
 def fmt3(t, unit):
     if not t:
         return "-"
+    sep = " " if unit else ""
     if t[0] == t[2]:
-        return "%s %s" % (fmt(t[1], unit), unit)
-    return "%s %s (%s-%s)" % (fmt(t[1], unit), unit, fmt(t[0], unit), fmt(t[2], unit))
+        return "%s%s%s" % (fmt(t[1], unit), sep, unit)
+    return "%s%s%s (%s-%s)" % (fmt(t[1], unit), sep, unit, fmt(t[0], unit), fmt(t[2], unit))
 
 
 def machine():

@@ -38,6 +38,13 @@ OUT = os.environ["BENCH_OUT"]
 TIMEOUT = 120
 
 
+def register(pgid):
+    """Tells bench/lib.sh's cleanup about a process group, in case this
+    script is killed before it stops the group itself."""
+    with open(os.path.join(os.environ["BENCH_SCRATCH"], "pgids"), "a") as f:
+        f.write("%d\n" % pgid)
+
+
 class Daemon:
     """A running `cim-agent run`, its log read as it comes."""
 
@@ -49,6 +56,7 @@ class Daemon:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
         self.pid = self.proc.pid
+        register(self.pid)
         threading.Thread(target=self.read, daemon=True).start()
 
     def read(self):
@@ -149,6 +157,7 @@ def writes_window(d, polls):
                            "clone,clone3,fork,vfork,execve", "-p", str(d.pid)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True)
+    register(st.pid)
     try:
         deadline = time.monotonic() + 30
         while "TracerPid:\t0" in open("/proc/%d/status" % d.pid).read():

@@ -40,6 +40,8 @@ BENCH_PGIDS=""
 # Stops every process group the benchmark started (bench_bg), whatever
 # happened, then removes the scratch directory.
 bench_cleanup() {
+	# Helpers in Python add the process groups they start to $BENCH/pgids.
+	[ -f "$BENCH/pgids" ] && BENCH_PGIDS="$BENCH_PGIDS $(cat "$BENCH/pgids")"
 	for g in $BENCH_PGIDS; do
 		kill -TERM "-$g" 2>/dev/null || true
 	done
