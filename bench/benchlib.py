@@ -42,7 +42,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import time
 
 
 def stats(values):
