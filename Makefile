@@ -62,7 +62,7 @@ FUZZ_LIB  := build/fuzz/libcim.a
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench
+.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench bench-deps
 
 all: $(BIN)
 
@@ -153,7 +153,11 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	CIM_AGENT=$(abspath $(BIN)) ./tests/demo.sh
 
-bench: $(BIN)
+# Not part of check: figures, not tests. BENCH_QUICK=1 for a smoke run.
+bench-deps:
+	@./bench/install-deps
+
+bench: $(BIN) bench-deps
 	CIM_AGENT=$(abspath $(BIN)) ./bench/run.sh
 
 install: $(BIN)
