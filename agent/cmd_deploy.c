@@ -2,7 +2,7 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
-#include "agent/err.h"
+#include "base/err.h"
 #include "agent/log.h"
 
 #include <stdio.h>

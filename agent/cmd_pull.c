@@ -1,8 +1,9 @@
 /* cim-agent fetch / verify: the verified pull. */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/pull_step.h"
@@ -73,7 +74,7 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;
 	} else {
 		char shown_url[1024];
-		config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
+		url_redact(cfg.repo.url, shown_url, sizeof(shown_url));
 		log_print(stdout, "fetched   %s %s\n", shown_url, cfg.repo.branch);
 		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
 		print_result(stdout, &po.result);

@@ -1,8 +1,8 @@
 /* cim-agent secrets decrypt|recipient|install|rollback|commit */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "agent/lock.h"
 #include "secrets/age.h"
 #include "secrets/identity.h"

@@ -2,7 +2,7 @@
  * state files alone, so they work when the daemon is stopped. */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 #include "agent/history.h"
 #include "agent/log.h"
 #include "agent/state.h"

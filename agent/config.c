@@ -1,8 +1,9 @@
 #include "agent/config.h"
 
-#include "agent/err.h"
-#include "agent/fileio.h"
-#include "agent/ini_lines.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
+#include "base/ini_lines.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -334,7 +335,7 @@ static void check_line_shape(struct parse *ps, const char *line)
 		fail(ps, NULL, NULL, "indented line (continuation lines are not supported)");
 }
 
-/* inih's line source: see agent/ini_lines.h. */
+/* inih's line source: see base/ini_lines.h. */
 static char *line_reader(char *str, int num, void *stream)
 {
 	struct parse *ps = stream;
@@ -504,24 +505,6 @@ int config_load(struct config *cfg, const char *path, struct err *e)
 	return rc;
 }
 
-void config_redact_url(const char *url, char *buf, size_t size)
-{
-	const char *scheme = strstr(url, "://");
-	const char *at, *slash;
-
-	if (!scheme) {
-		snprintf(buf, size, "%s", url);
-		return;
-	}
-	slash = strchr(scheme + 3, '/');
-	at = strchr(scheme + 3, '@');
-	if (!at || (slash && at > slash)) {
-		snprintf(buf, size, "%s", url);
-		return;
-	}
-	snprintf(buf, size, "%.*s<redacted>%s", (int)(scheme + 3 - url), url, at);
-}
-
 void config_print(const struct config *cfg, FILE *out)
 {
 	const char *section = "";
@@ -547,7 +530,7 @@ void config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = ", k->name);
 			if (k->type == T_URL) {
 				char redacted[1024];
-				config_redact_url(s, redacted, sizeof(redacted));
+				url_redact(s, redacted, sizeof(redacted));
 				fputs(redacted, out);
 			} else
 				fputs(s, out);

@@ -103,9 +103,6 @@ void config_print(const struct config *cfg, FILE *out);
 const char *config_platform_name(enum platform p);
 const char *config_mode_name(enum agent_mode m);
 
-/* Copies url to buf with any user:password@ part replaced by <redacted>. */
-void config_redact_url(const char *url, char *buf, size_t size);
-
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);
 

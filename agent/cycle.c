@@ -2,9 +2,10 @@
 
 #include "agent/config.h"
 #include "agent/failed.h"
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "agent/history.h"
 #include "agent/hook.h"
 #include "agent/lock.h"
@@ -13,7 +14,7 @@
 #include "agent/orphan.h"
 #include "agent/pull_step.h"
 #include "agent/report.h"
-#include "agent/sdcompat.h"
+#include "base/sdcompat.h"
 #include "agent/state.h"
 #include "apply/activate.h"
 #include "apply/build.h"
@@ -346,6 +347,11 @@ static int commit_deployment(struct cycle *c)
 	return finish(c, NULL);
 }
 
+static int probe_remote(void *remote, struct err *e)
+{
+	return mirror_probe(remote, e);
+}
+
 static int run_health(struct cycle *c)
 {
 	struct mirror_remote remote = {
@@ -357,7 +363,8 @@ static int run_health(struct cycle *c)
 		.timeout = c->cfg->repo.fetch_timeout,
 	};
 	struct health_plan plan = {.cfg = c->cfg,
-				   .remote = &remote,
+				   .remote_reachable = probe_remote,
+				   .remote_ctx = &remote,
 				   .failed_before = state_get(&c->st, "failed_units_before")};
 	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
 	char why[1024] = "";
@@ -652,7 +659,7 @@ static int cycle_body(struct cycle *c)
 	if (stop_requested())
 		return stopped(c, "fetch");
 	char shown_url[1024];
-	config_redact_url(c->cfg->repo.url, shown_url, sizeof(shown_url));
+	url_redact(c->cfg->repo.url, shown_url, sizeof(shown_url));
 	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, shown_url) < 0)
 		return -1;
 	/* pull_step reads and writes the state file itself: hand it over. */

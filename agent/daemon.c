@@ -6,12 +6,13 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "agent/lock.h"
 #include "agent/log.h"
-#include "agent/sdcompat.h"
+#include "base/sdcompat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,7 +319,7 @@ static void announce(struct config *cfg)
 {
 	char shown_url[1024];
 
-	config_redact_url(cfg->repo.url, shown_url, sizeof(shown_url));
+	url_redact(cfg->repo.url, shown_url, sizeof(shown_url));
 	log_msg(LOG_NOTICE, NULL, NULL, "cim-agent %s following %s of %s every %us", CIM_VERSION,
 		cfg->repo.branch, shown_url, cfg->agent.poll_interval);
 	fit_watchdog(cfg);

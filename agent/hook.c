@@ -1,7 +1,7 @@
 #include "agent/hook.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/spawn.h"
 
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* cim-agent: entry point and subcommand dispatch. */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <git2.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 #include "agent/metrics.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "agent/report.h"
 
 #include <stdbool.h>

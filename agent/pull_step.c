@@ -1,8 +1,9 @@
 #include "agent/pull_step.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "agent/log.h"
 #include "agent/state.h"
 #include "pull/allowed_signers.h"
@@ -60,7 +61,7 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 
 	git_oid_tostr(po->result.commit, sizeof(po->result.commit), &po->tip);
 	char shown_url[1024];
-	config_redact_url(cfg->repo.url, shown_url, sizeof(shown_url));
+	url_redact(cfg->repo.url, shown_url, sizeof(shown_url));
 	state_set(&st, "remote_url", shown_url); /* the state file may be world-readable */
 	state_set(&st, "branch", cfg->repo.branch);
 	state_set(&st, "remote_tip", po->result.commit);

@@ -1,8 +1,8 @@
 #include "agent/report.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "agent/state.h"
 
 #include <curl/curl.h>

@@ -1,7 +1,7 @@
 #include "agent/secrets_step.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 #include "secrets/identity.h"
 #include "secrets/install.h"
 #include "secrets/manifest.h"

@@ -1,6 +1,6 @@
 #include "apply/activate.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/build.h"
 #include "apply/spawn.h"
 

@@ -1,6 +1,6 @@
 #include "apply/build.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/spawn.h"
 
 #include <limits.h>

@@ -1,10 +1,9 @@
 #include "apply/health.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/sdcompat.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/sdcompat.h"
 #include "apply/spawn.h"
-#include "pull/mirror.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -155,7 +154,8 @@ int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 		if (check_command(cfg->health.command.v[i],
 				  cfg->health.timeout ? cfg->health.timeout : 60, why, whylen))
 			return 1;
-	if (cfg->health.remote && p->remote && mirror_probe(p->remote, &e) < 0) {
+	if (cfg->health.remote && p->remote_reachable &&
+	    p->remote_reachable(p->remote_ctx, &e) < 0) {
 		snprintf(why, whylen, "git remote unreachable: %s", e.msg);
 		return 1;
 	}

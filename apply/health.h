@@ -13,11 +13,13 @@
 #include <time.h>
 
 struct err;
-struct mirror_remote;
 
 struct health_plan {
 	const struct config *cfg;
-	const struct mirror_remote *remote; /* for the remote check */
+	/* The remote check ([health] remote): 0 when the git remote answers,
+	 * -1 with e filled when not. May be NULL. */
+	int (*remote_reachable)(void *ctx, struct err *e);
+	void *remote_ctx;
 	bool (*should_stop)(void);	    /* may be NULL: stop waiting early */
 	void (*tick)(void);		    /* may be NULL: called while waiting */
 	const char *failed_before;	    /* may be NULL: health_failed_baseline() */

@@ -1,7 +1,7 @@
 #include "fleet/plan.h"
 
-#include "agent/err.h"
-#include "agent/ini_lines.h"
+#include "base/err.h"
+#include "base/ini_lines.h"
 
 #include <ctype.h>
 #include <ini.h>

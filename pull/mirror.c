@@ -1,8 +1,9 @@
 #include "pull/mirror.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "pull/integrity.h"
 #include "pull/isolate.h"
 #include "pull/quarantine.h"
@@ -218,7 +219,7 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 	rc = check_whole(mirror, e);
 	if (rc != 0)
 		return rc;
-	config_redact_url(t->remote->url, url, sizeof(url));
+	url_redact(t->remote->url, url, sizeof(url));
 	return err_set(e,
 		       "fetching from %s: the server sent an incomplete pack (%s); nothing of it "
 		       "was kept, and the next fetch asks for it again",
@@ -245,7 +246,7 @@ static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, str
 		goto out;
 	if (!transport_find(&t, n.want, &tip)) {
 		char url[1024];
-		config_redact_url(r->url, url, sizeof(url));
+		url_redact(r->url, url, sizeof(url));
 		err_set(e, "branch '%s' not found on %s", r->branch, url);
 		goto out;
 	}
@@ -334,7 +335,7 @@ static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *
 		*e = rep->e;
 		return -1;
 	}
-	config_redact_url(r->url, url, sizeof(url));
+	url_redact(r->url, url, sizeof(url));
 	if (status == ISOLATE_TIMED_OUT)
 		return err_set(e, "%s %s: %s ([repo] fetch_timeout)", what, url, why.msg);
 	return err_set(e, "%s %s: %s", what, url, why.msg);

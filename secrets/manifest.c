@@ -1,7 +1,7 @@
-#include "agent/ini_lines.h"
+#include "base/ini_lines.h"
 #include "secrets/manifest.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <fnmatch.h>
 #include <ini.h>
