@@ -19,7 +19,7 @@
 /* inih's compiled-in line buffer; longer lines are refused by line_reader(). */
 #define CONFIG_MAX_LINE 200
 
-/* T_LIST keys may repeat: each occurrence appends (a struct config_list). */
+/* T_LIST keys may repeat: each occurrence appends (a struct strlist). */
 enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_ENUM, T_BOOL, T_LIST, T_UINT };
 
 struct key {
@@ -234,7 +234,7 @@ static int set_value(struct config *cfg, const struct key *k, const char *value,
 		snprintf(why, whylen, "'%s' is not yes or no", value);
 		return -1;
 	case T_LIST: {
-		struct config_list *l = field;
+		struct strlist *l = field;
 		if (!*value) {
 			snprintf(why, whylen, "has no value");
 			return -1;
@@ -544,7 +544,7 @@ void config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no");
 			break;
 		case T_LIST: {
-			const struct config_list *l = field;
+			const struct strlist *l = field;
 			if (l->n == 0)
 				fprintf(out, "# %s is not set\n", k->name);
 			for (size_t j = 0; j < l->n; j++)
@@ -572,7 +572,7 @@ void config_release(struct config *cfg)
 			free(*s);
 			*s = NULL;
 		} else if (keys[i].type == T_LIST) {
-			struct config_list *l = (struct config_list *)((char *)cfg + keys[i].offset);
+			struct strlist *l = (struct strlist *)((char *)cfg + keys[i].offset);
 			for (size_t j = 0; j < l->n; j++)
 				free(l->v[j]);
 			l->n = 0;

@@ -26,6 +26,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,7 +291,7 @@ static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
 			why) < 0)
 		return -1;
 	restore_secrets(c);
-	if (activate_rollback(c->cfg, previous, &e) < 0) {
+	if (activate_rollback(&c->cfg->nix, previous, &e) < 0) {
 		set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", why, e.msg);
 		log_msg(LOG_CRIT, c->res->commit, "rollback", "rollback failed: %s", e.msg);
 	} else {
@@ -314,7 +315,7 @@ static int commit_deployment(struct cycle *c)
 	if (enter_phase(c, "commit", "healthy; making %s the %s", path,
 			c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system") < 0)
 		return -1;
-	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0) {
+	if (c->cfg->agent.mode == MODE_SWITCH && activate(&c->cfg->nix, path, ACTIVATE_COMMIT, &ar, &e) < 0) {
 		if (stop_requested())
 			return stopped(c, "the commit step finished");
 		return roll_back(c, e.msg, true);
@@ -325,7 +326,7 @@ static int commit_deployment(struct cycle *c)
 	    secrets_commit(c->cfg->secrets.dir, &e) < 0)
 		log_msg(LOG_WARNING, c->res->commit, "commit", "secrets: %s", e.msg);
 	snprintf(link, sizeof(link), "%s/current", c->gcroots);
-	if (build_add_root(c->cfg, path, link, &e) < 0)
+	if (build_add_root(&c->cfg->nix, path, link, &e) < 0)
 		log_msg(LOG_WARNING, c->res->commit, "commit", "GC root: %s", e.msg);
 	state_set(&c->st, "last_good_path", state_get(&c->st, "deployed_path"));
 	state_set(&c->st, "last_good_commit", state_get(&c->st, "deployed"));
@@ -354,17 +355,9 @@ static int probe_remote(void *remote, struct err *e)
 
 static int run_health(struct cycle *c)
 {
-	struct mirror_remote remote = {
-		.url = c->cfg->repo.url,
-		.branch = c->cfg->repo.branch,
-		.token_file = c->cfg->repo.token_file,
-		.ssh_key = c->cfg->repo.ssh_key,
-		.known_hosts = c->cfg->repo.known_hosts,
-		.timeout = c->cfg->repo.fetch_timeout,
-	};
-	struct health_plan plan = {.cfg = c->cfg,
+	struct health_plan plan = {.health = &c->cfg->health,
 				   .remote_reachable = probe_remote,
-				   .remote_ctx = &remote,
+				   .remote_ctx = (void *)(uintptr_t)&c->cfg->repo,
 				   .failed_before = state_get(&c->st, "failed_units_before")};
 	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
 	char why[1024] = "";
@@ -382,12 +375,12 @@ static int run_health(struct cycle *c)
 		return stopped(c, "health");
 	plan.should_stop = hooks.should_stop;
 	plan.tick = hooks.tick;
-	int verdict = health_configured(c->cfg) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
+	int verdict = health_configured(&c->cfg->health) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
 	if (verdict == 2)
 		return stopped(c, "the health verdict");
 	if (verdict != 0)
 		return roll_back(c, why, true);
-	state_set(&c->st, "health", health_configured(c->cfg) ? "passed" : "no checks configured");
+	state_set(&c->st, "health", health_configured(&c->cfg->health) ? "passed" : "no checks configured");
 	return commit_deployment(c);
 }
 
@@ -403,7 +396,7 @@ static int reactivate(struct cycle *c, const char *target_path)
 	if (enter_phase(c, "activate", "activating %s again: the agent was interrupted during it",
 			target_path) < 0)
 		return -1;
-	if (activate(c->cfg, target_path, ACTIVATE_TRY, &ar, &e) < 0) {
+	if (activate(&c->cfg->nix, target_path, ACTIVATE_TRY, &ar, &e) < 0) {
 		if (stop_requested())
 			return stopped(c, "the activation finished");
 		return roll_back(c, e.msg, true);
@@ -431,7 +424,7 @@ static int resume(struct cycle *c, const char *phase)
 		/* Only the profile and boot entry were being set: do it again. */
 		struct activate_result ar;
 		struct err e = {{0}};
-		if (activate(c->cfg, target_path, ACTIVATE_BOOT, &ar, &e) < 0)
+		if (activate(&c->cfg->nix, target_path, ACTIVATE_BOOT, &ar, &e) < 0)
 			return roll_back(c, e.msg, true);
 		state_set(&c->st, "reboot_needed", "yes");
 		return commit_deployment(c);
@@ -443,7 +436,7 @@ static int resume(struct cycle *c, const char *phase)
 		return roll_back(c, "the agent was interrupted during activation",
 				 state_get_int(&c->st, "attempt") >= 2);
 	}
-	activate_current(c->cfg, current, sizeof(current));
+	activate_current(&c->cfg->nix, current, sizeof(current));
 	if (strcmp(phase, "activate") == 0) {
 		/* A second interruption counts against the commit: it may be what
 		 * kills the agent. */
@@ -531,7 +524,7 @@ static void record_failed_baseline(struct cycle *c)
 	char units[HEALTH_UNITS_MAX];
 	struct err e = {{0}};
 
-	if (health_failed_baseline(c->cfg, units, sizeof(units), &e) < 0) {
+	if (health_failed_baseline(&c->cfg->health, units, sizeof(units), &e) < 0) {
 		log_msg(LOG_WARNING, c->res->commit, "activate", "%s", e.msg);
 		units[0] = '\0';
 	}
@@ -564,7 +557,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		clear_target(c);
 		return finish(c, c->res->message);
 	}
-	if (build_system(c->cfg, c->mirror, c->res->commit, out_link, path, sizeof(path), &e) < 0) {
+	if (build_system(&c->cfg->nix, c->mirror, c->res->commit, out_link, path, sizeof(path), &e) < 0) {
 		/* A build killed because the agent is stopping is not the commit's fault. */
 		if (stop_requested())
 			return stopped(c, "the build finished");
@@ -576,13 +569,13 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		return finish(c, c->res->message);
 	}
 	state_set(&c->st, "target_path", path);
-	activate_current(c->cfg, current, sizeof(current));
+	activate_current(&c->cfg->nix, current, sizeof(current));
 	if (current[0]) {
 		snprintf(prev_link, sizeof(prev_link), "%s/previous", c->gcroots);
-		if (build_add_root(c->cfg, current, prev_link, &e) < 0)
+		if (build_add_root(&c->cfg->nix, current, prev_link, &e) < 0)
 			log_msg(LOG_WARNING, c->res->commit, "build", "GC root: %s", e.msg);
 		if (strcmp(current, path) != 0 &&
-		    build_diff_closures(c->cfg, current, path, &diff, &e) == 0) {
+		    build_diff_closures(&c->cfg->nix, current, path, &diff, &e) == 0) {
 			state_set(&c->st, "closure_diff", diff);
 			free(diff);
 		}
@@ -611,7 +604,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 		return stopped(c, "activate");
 	if (enter_phase(c, "activate", "activating %s", path) < 0)
 		return -1;
-	if (activate(c->cfg, path,
+	if (activate(&c->cfg->nix, path,
 		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0) {
 		/* Killed along with us (systemctl stop): the resume decides, not a verdict. */
 		if (stop_requested())

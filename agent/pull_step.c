@@ -21,14 +21,6 @@ int pull_mirror_path(const struct config *cfg, char *buf, size_t size)
 int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *po,
 	      struct err *e)
 {
-	const struct mirror_remote remote = {
-		.url = cfg->repo.url,
-		.branch = cfg->repo.branch,
-		.token_file = cfg->repo.token_file,
-		.ssh_key = cfg->repo.ssh_key,
-		.known_hosts = cfg->repo.known_hosts,
-		.timeout = cfg->repo.fetch_timeout,
-	};
 	struct allowed_signers as = {0};
 	git_repository *repo = NULL;
 	struct state st = {0};
@@ -50,7 +42,7 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		err_set(e, "%s: path too long", cfg->agent.state_dir);
 		goto out;
 	}
-	int fetched_rc = mirror_fetch(mirror, &remote, &fetched, e);
+	int fetched_rc = mirror_fetch(mirror, &cfg->repo, &fetched, e);
 	/* Said even when the fetch then failed: the mirror was rebuilt. */
 	if (fetched.repaired[0])
 		log_msg(LOG_WARNING, NULL, "fetch", "%s", fetched.repaired);

@@ -6,7 +6,7 @@
 #ifndef CIM_HEALTH_H
 #define CIM_HEALTH_H
 
-#include "agent/config.h"
+#include "apply/settings.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 struct err;
 
 struct health_plan {
-	const struct config *cfg;
+	const struct health_settings *health;
 	/* The remote check ([health] remote): 0 when the git remote answers,
 	 * -1 with e filled when not. May be NULL. */
 	int (*remote_reachable)(void *ctx, struct err *e);
@@ -41,9 +41,9 @@ int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t 
 /* The units failed before an activation, space-separated, for failed_before
  * (empty without [health] systemd). Returns 0, or -1 when systemd cannot be
  * asked. */
-int health_failed_baseline(const struct config *cfg, char *units, size_t size, struct err *e);
+int health_failed_baseline(const struct health_settings *health, char *units, size_t size, struct err *e);
 
 /* True when at least one check is configured. */
-int health_configured(const struct config *cfg);
+int health_configured(const struct health_settings *health);
 
 #endif

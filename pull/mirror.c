@@ -1,6 +1,5 @@
 #include "pull/mirror.h"
 
-#include "agent/config.h"
 #include "base/err.h"
 #include "base/url.h"
 #include "base/fileio.h"
@@ -71,7 +70,7 @@ int mirror_check_complete(git_repository *repo, const char *path, const git_oid 
 
 struct fetch_job {
 	const char *path;
-	const struct mirror_remote *remote;
+	const struct pull_settings *remote;
 };
 
 struct fetch_report {
@@ -229,7 +228,7 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 /* One fetch into the mirror: 0 done, 1 the mirror is damaged, -1 error. */
 static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, struct err *e)
 {
-	const struct mirror_remote *r = job->remote;
+	const struct pull_settings *r = job->remote;
 	git_repository *repo = NULL;
 	struct transport t = {0};
 	struct quarantine q;
@@ -319,10 +318,10 @@ static void child_fetch(void *arg, void *result)
 }
 
 static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *rep,
-		    const struct mirror_remote *r, const char *what, struct err *e)
+		    const struct pull_settings *r, const char *what, struct err *e)
 {
 	const struct isolate_opts o = {
-	    .timeout = r->timeout, .should_stop = stop_hook, .tick = tick_hook};
+	    .timeout = r->fetch_timeout, .should_stop = stop_hook, .tick = tick_hook};
 	struct err why = {{0}};
 	char url[1024];
 	int status;
@@ -341,7 +340,7 @@ static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *
 	return err_set(e, "%s %s: %s", what, url, why.msg);
 }
 
-int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
+int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_fetch_result *out,
 		 struct err *e)
 {
 	struct fetch_job job = {.path = path, .remote = r};
@@ -365,7 +364,7 @@ static void child_probe(void *arg, void *result)
 	transport_close(&t);
 }
 
-int mirror_probe(const struct mirror_remote *r, struct err *e)
+int mirror_probe(const struct pull_settings *r, struct err *e)
 {
 	struct fetch_report rep;
 

@@ -11,6 +11,8 @@
 #ifndef CIM_MIRROR_H
 #define CIM_MIRROR_H
 
+#include "pull/settings.h"
+
 #include <git2.h>
 #include <stdbool.h>
 
@@ -22,14 +24,6 @@ struct err;
  * history; a mirror without it is checked in full before the next fetch. */
 #define MIRROR_COMPLETE_MARKER "cim-complete"
 
-struct mirror_remote {
-	const char *url;
-	const char *branch;
-	const char *token_file;	 /* https: the token is the password */
-	const char *ssh_key;	 /* ssh: private key of the deploy key */
-	const char *known_hosts; /* ssh: required, the host key must be listed */
-	unsigned timeout;	 /* seconds for the whole fetch, a hard limit */
-};
 
 struct mirror_fetch_result {
 	git_oid tip;
@@ -47,12 +41,12 @@ int mirror_open(git_repository **repo, const char *path, struct err *e);
 /* Fetches the branch into refs/remotes/origin/<branch> of the mirror at path
  * and says where its tip is. Downloads nothing when the ref is already
  * there. out->repaired may be set also when the fetch then failed. */
-int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
+int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_fetch_result *out,
 		 struct err *e);
 
 /* Connects to the remote and lists its refs, downloading nothing: is the
  * remote reachable with our credentials? */
-int mirror_probe(const struct mirror_remote *r, struct err *e);
+int mirror_probe(const struct pull_settings *r, struct err *e);
 
 /* Resolves the last fetched tip of branch. */
 int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, struct err *e);

@@ -1,6 +1,5 @@
 #include "pull/transport.h"
 
-#include "agent/config.h"
 #include "base/err.h"
 #include "base/url.h"
 #include "base/fileio.h"
@@ -203,7 +202,7 @@ static int create(struct transport *t, git_repository *repo, struct err *e)
 	return 0;
 }
 
-int transport_connect(struct transport *t, const struct mirror_remote *r, git_repository *repo,
+int transport_connect(struct transport *t, const struct pull_settings *r, git_repository *repo,
 		      struct err *e)
 {
 	git_remote_connect_options co;

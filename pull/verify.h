@@ -3,9 +3,9 @@
 #ifndef CIM_VERIFY_H
 #define CIM_VERIFY_H
 
-#include "agent/config.h"
 #include "pull/allowed_signers.h"
 #include "pull/commitsig.h"
+#include "pull/settings.h"
 
 #include <git2.h>
 #include <stdbool.h>
