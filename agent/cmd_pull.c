@@ -8,9 +8,7 @@
 #include "agent/log.h"
 #include "agent/pull_step.h"
 #include "agent/state.h"
-#include "pull/allowed_signers.h"
-#include "pull/mirror.h"
-#include "pull/verify.h"
+#include "pull/pull.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -87,72 +85,42 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 	return rc;
 }
 
+/* Judges rev (NULL: the fetched tip) in repo_path; with cfg, in the mirror
+ * and by the policy a deployment applies. */
 static int verify_in_repo(const char *repo_path, const char *signers, const char *rev,
 			  const struct config *cfg)
 {
-	struct allowed_signers as = {0};
-	git_repository *repo = NULL;
-	git_object *obj = NULL;
+	struct pull_verify_request rq = {.repo = repo_path, .allowed_signers = signers, .rev = rev};
 	struct verify_result r;
 	struct state st = {0};
 	struct err e = {{0}};
-	git_oid tip, base;
 	int rc = EXIT_USAGE;
 
-	if (allowed_signers_load(&as, signers, &e) < 0) {
-		log_print(stderr, "cim-agent: %s\n", e.msg);
-		goto out;
-	}
-	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		if (cfg) {
-			fprintf(stderr, "cim-agent: no mirror at %s yet (run 'cim-agent fetch')\n",
-				repo_path);
-			rc = EXIT_REFUSED;
-		} else {
-			fprintf(stderr, "cim-agent: %s: %s\n", repo_path, git_error_last()->message);
-		}
-		goto out;
-	}
-	if (rev) {
-		git_object *commit = NULL;
-		if (git_revparse_single(&obj, repo, rev) < 0 ||
-		    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
-			fprintf(stderr, "cim-agent: %s: not a commit: %s\n", rev,
-				git_error_last()->message);
-			goto out;
-		}
-		git_oid_cpy(&tip, git_object_id(commit));
-		git_object_free(commit);
-	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
-		log_print(stderr, "cim-agent: %s\n", e.msg);
-		rc = EXIT_REFUSED;
-		goto out;
-	}
 	if (cfg) {
-		/* Against the mirror: the same policy a deployment would apply. */
-		struct verify_policy p = {.mode = cfg->repo.verify};
 		if (state_load(&st, cfg->agent.state_dir, &e) < 0) {
 			log_print(stderr, "cim-agent: %s\n", e.msg);
-			goto out;
+			return EXIT_USAGE;
 		}
-		if (state_get(&st, "baseline") && git_oid_fromstr(&base, state_get(&st, "baseline")) == 0)
-			p.baseline = &base;
-		rc = verify_policy_check(repo, &tip, &p, &as, time(NULL), &r, &e);
-	} else {
-		rc = verify_commit(repo, &tip, &as, time(NULL), &r, &e);
+		rq.branch = cfg->repo.branch;
+		rq.policy = true;
+		rq.mode = cfg->repo.verify;
+		rq.baseline = state_get(&st, "baseline");
 	}
-	if (rc < 0) {
+	switch (pull_verify(&rq, &r, &e)) {
+	case PULL_VERIFY_JUDGED:
+		print_result(stdout, &r);
+		rc = r.trusted ? 0 : EXIT_REFUSED;
+		break;
+	case PULL_VERIFY_BAD_INPUT:
+		log_print(stderr, "cim-agent: %s\n", e.msg);
+		break;
+	case PULL_VERIFY_NO_MIRROR:
+	case PULL_VERIFY_UNREADABLE:
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = EXIT_REFUSED;
-		goto out;
+		break;
 	}
-	print_result(stdout, &r);
-	rc = r.trusted ? 0 : EXIT_REFUSED;
-out:
 	state_release(&st);
-	git_object_free(obj);
-	git_repository_free(repo);
-	allowed_signers_release(&as);
 	return rc;
 }
 

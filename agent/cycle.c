@@ -22,7 +22,7 @@
 #include "apply/spawn.h"
 #include "agent/secrets_step.h"
 #include "secrets/install.h"
-#include "pull/mirror.h"
+#include "pull/pull.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -53,7 +53,7 @@ void cycle_set_hooks(const struct cycle_hooks *h)
 {
 	hooks = *h;
 	spawn_set_tick(h->tick);
-	mirror_set_hooks(h->should_stop, h->tick);
+	pull_set_hooks(h->should_stop, h->tick);
 }
 
 static bool stop_requested(void)
@@ -147,16 +147,12 @@ static void clear_target(struct cycle *c)
 static void remember_failed(struct cycle *c, const char *commit, const char *reason)
 {
 	char digest[COMMITSIG_DIGEST_HEX] = "";
-	git_repository *repo = NULL;
 	struct err e = {{0}};
-	git_oid id;
 
-	if (git_oid_fromstr(&id, commit) == 0 && mirror_open(&repo, c->mirror, &e) == 0 &&
-	    verify_signed_digest(repo, &id, digest, &e) < 0)
+	if (pull_signed_digest(c->mirror, commit, digest, &e) < 0)
 		log_msg(LOG_WARNING, commit, NULL,
 			"the signed content of %.12s is unknown (%s): only its id is remembered",
 			commit, e.msg);
-	git_repository_free(repo);
 	failed_remember(c->st.root, commit, digest, reason);
 }
 
@@ -350,7 +346,7 @@ static int commit_deployment(struct cycle *c)
 
 static int probe_remote(void *remote, struct err *e)
 {
-	return mirror_probe(remote, e);
+	return pull_probe(remote, e);
 }
 
 static int run_health(struct cycle *c)
@@ -458,11 +454,9 @@ static int resume(struct cycle *c, const char *phase)
  * Returns 0 to go on; otherwise the cycle has ended (res says how) or -1. */
 static int install_secrets(struct cycle *c)
 {
-	git_repository *repo = NULL;
 	unsigned before = 0, generation = 0;
 	size_t count = 0;
 	struct err e = {{0}};
-	git_oid id;
 	int rc;
 
 	if (stop_requested()) {
@@ -474,11 +468,7 @@ static int install_secrets(struct cycle *c)
 	state_set_int(&c->st, "secrets_before", before);
 	if (enter_phase(c, "secrets", "decrypting the secrets of %.12s", c->res->commit) < 0)
 		return -1;
-	git_oid_fromstr(&id, c->res->commit);
-	rc = mirror_open(&repo, c->mirror, &e);
-	if (rc == 0)
-		rc = secrets_step_install(c->cfg, repo, &id, &generation, &count, &e);
-	git_repository_free(repo);
+	rc = secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e);
 	if (rc < 0) {
 		/* Nothing was switched: the running system keeps its secrets. */
 		set_result(c, CYCLE_FAILED, "secrets: %s", e.msg);
@@ -493,29 +483,6 @@ static int install_secrets(struct cycle *c)
 		log_msg(LOG_INFO, c->res->commit, "secrets", "%zu secret%s in generation %u", count,
 			count == 1 ? "" : "s", generation);
 	return 0;
-}
-
-/* Points BUILD_REF at the verified commit, so nix builds exactly that. */
-static int pin_build_ref(struct cycle *c, struct err *e)
-{
-	git_repository *repo = NULL;
-	git_oid id;
-	int rc = -1;
-
-	if (git_oid_fromstr(&id, c->res->commit) < 0)
-		return err_set(e, "bad commit id %s", c->res->commit);
-	if (mirror_open(&repo, c->mirror, e) < 0)
-		return -1;
-	/* Nix needs every object of the history: a gap would fail the build,
-	 * and the commit with it, for what is the mirror's fault. */
-	if (mirror_check_complete(repo, c->mirror, &id, e) < 0)
-		rc = -1;
-	else if (git_reference_create(NULL, repo, BUILD_REF, &id, 1, "cim-agent build") < 0)
-		err_set(e, "%s: %s", BUILD_REF, git_error_last()->message);
-	else
-		rc = 0;
-	git_repository_free(repo);
-	return rc;
 }
 
 /* Units that had failed before the activation are not held against it. */
@@ -552,7 +519,7 @@ static int deploy(struct cycle *c, const struct pull_outcome *po)
 	if (dir_create(c->gcroots, 0700, c->e) < 0)
 		return -1;
 	snprintf(out_link, sizeof(out_link), "%s/candidate", c->gcroots);
-	if (pin_build_ref(c, &e) < 0) {
+	if (pull_pin(c->mirror, c->res->commit, BUILD_REF, &e) < 0) {
 		set_result(c, CYCLE_ERROR, "%s", e.msg);
 		clear_target(c);
 		return finish(c, c->res->message);
@@ -764,14 +731,11 @@ int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
 
 static void reinstall_secrets(struct cycle *c, const char *commit)
 {
-	git_repository *repo = NULL;
 	unsigned generation = 0;
 	size_t count = 0;
 	struct err e = {{0}};
-	git_oid id;
 
-	if (git_oid_fromstr(&id, commit) < 0 || mirror_open(&repo, c->mirror, &e) < 0 ||
-	    secrets_step_install(c->cfg, repo, &id, &generation, &count, &e) < 0)
+	if (secrets_step_install(c->cfg, c->mirror, commit, &generation, &count, &e) < 0)
 		log_msg(LOG_WARNING, commit, "rollback",
 			"the secrets of %.12s could not be installed again, the current ones stay: "
 			"%s",
@@ -779,7 +743,6 @@ static void reinstall_secrets(struct cycle *c, const char *commit)
 	else if (generation)
 		log_msg(LOG_NOTICE, commit, "rollback", "%zu secret%s of %.12s in generation %u",
 			count, count == 1 ? "" : "s", commit, generation);
-	git_repository_free(repo);
 }
 
 int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, struct err *e)

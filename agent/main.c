@@ -2,8 +2,8 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "base/err.h"
+#include "pull/pull.h"
 
-#include <git2.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -60,11 +60,6 @@ static int take_config_option(int *argc, char **argv, const char **config_path)
 	return 0;
 }
 
-static void shutdown_libgit2(void)
-{
-	git_libgit2_shutdown();
-}
-
 int main(int argc, char **argv)
 {
 	const char *config_path = CONFIG_DEFAULT_PATH;
@@ -95,11 +90,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		if (commands[i].needs_git) {
-			/* Freed at exit, so leak checkers see only our own memory. */
-			git_libgit2_init();
-			atexit(shutdown_libgit2);
-		}
+		if (commands[i].needs_git)
+			pull_init();
 		return commands[i].run(argc - 1, argv + 1, config_path);
 	}
 	fprintf(stderr, "cim-agent: unknown command '%s'\n", argv[1]);

@@ -7,7 +7,7 @@
  * waits in a quarantine (pull/quarantine.h) until the new tip's whole history
  * is known to be there (pull/integrity.h): a ref of the mirror only ever
  * names a complete commit. A mirror found damaged is discarded and fetched
- * again in full. The caller has initialised libgit2 (git_libgit2_init). */
+ * again in full. The caller has initialised libgit2 (pull_init). */
 #ifndef CIM_MIRROR_H
 #define CIM_MIRROR_H
 
