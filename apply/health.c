@@ -179,7 +179,7 @@ static bool nap(const struct health_plan *p, double seconds)
 
 /* Every check passed once: they must go on passing for the whole settle
  * window, or the deployment fails. */
-static int settle(const struct health_plan *p, char *why, size_t whylen)
+static enum health_verdict settle(const struct health_plan *p, char *why, size_t whylen)
 {
 	unsigned window = p->health->settle, interval = p->health->interval;
 	double start = clock_monotonic(), end = start + window;
@@ -189,36 +189,37 @@ static int settle(const struct health_plan *p, char *why, size_t whylen)
 	for (;;) {
 		double left = end - clock_monotonic();
 		if (left <= 0)
-			return 0;
+			return HEALTH_PASSED;
 		if (!nap(p, left < interval ? left : (interval ? interval : 1)))
-			return 2;
+			return HEALTH_STOPPED;
 		if (health_check_once(p, why, whylen) != 0) {
 			if (p->should_stop && p->should_stop())
-				return 2; /* cut short by the stop: no verdict */
+				return HEALTH_STOPPED; /* cut short by the stop: no verdict */
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used,
 				 " (after %.0fs of the %us settle window)",
 				 clock_monotonic() - start, window);
-			return 1;
+			return HEALTH_FAILED;
 		}
 	}
 }
 
-int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen)
+enum health_verdict health_wait(const struct health_plan *p, time_t deadline, char *why,
+				size_t whylen)
 {
 	for (;;) {
 		if (health_check_once(p, why, whylen) == 0)
-			return p->health->settle ? settle(p, why, whylen) : 0;
+			return p->health->settle ? settle(p, why, whylen) : HEALTH_PASSED;
 		/* A check cut short by the stop (the remote probe) is no verdict. */
 		if (p->should_stop && p->should_stop())
-			return 2;
+			return HEALTH_STOPPED;
 		if (time(NULL) + (time_t)p->health->interval > deadline) {
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used, " (still failing after %us)",
 				 p->health->timeout);
-			return 1;
+			return HEALTH_FAILED;
 		}
 		if (!nap(p, p->health->interval ? p->health->interval : 1))
-			return 2;
+			return HEALTH_STOPPED;
 	}
 }

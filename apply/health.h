@@ -31,12 +31,17 @@ struct health_plan {
  * and a one-line summary of what failed in why. */
 int health_check_once(const struct health_plan *p, char *why, size_t whylen);
 
+enum health_verdict {
+	HEALTH_PASSED,
+	HEALTH_FAILED,	/* why holds the failure */
+	HEALTH_STOPPED, /* should_stop said to stop before a verdict */
+};
+
 /* Repeats health_check_once until it passes or the wall-clock deadline (unix
  * time, so it survives a restart of the agent) has passed; then, for
- * [health] settle seconds, every interval, a failure ends the wait. Returns 0
- * when healthy, 1 when not (why holds the failure), 2 when should_stop said
- * to stop before a verdict. */
-int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen);
+ * [health] settle seconds, every interval, a failure ends the wait. */
+enum health_verdict health_wait(const struct health_plan *p, time_t deadline, char *why,
+				size_t whylen);
 
 /* The units failed before an activation, space-separated, for failed_before
  * (empty without [health] systemd). Returns 0, or -1 when systemd cannot be
