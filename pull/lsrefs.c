@@ -5,6 +5,7 @@
 #include "pull/lsrefs_net.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -230,7 +231,8 @@ static int split_host_port(struct lsrefs_url *u, const char *start, size_t n, st
 	u->host[n] = '\0';
 	if (port) {
 		size_t digits = (size_t)(end - port);
-		if (digits == 0 || digits >= sizeof(u->port) || strspn(port, "0123456789") < digits)
+		if (digits == 0 || digits > 5 || strspn(port, "0123456789") < digits ||
+		    atoi(port) > 65535)
 			return err_set(e, "malformed port in the URL");
 		memcpy(u->port, port, digits);
 		u->port[digits] = '\0';

@@ -54,7 +54,8 @@ struct lsrefs_answer {
 	git_oid tip;
 };
 
-/* Fails when branch is no valid branch name or is too long. */
+/* Fails when branch is no valid branch name or is too long. Needs
+ * git_libgit2_init (the check is libgit2's). */
 int lsrefs_answer_init(struct lsrefs_answer *a, const char *branch, struct err *e);
 
 /* pktline_stream callbacks (arg is the answer): the capability
