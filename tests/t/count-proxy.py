@@ -12,9 +12,13 @@ With V0=1 in the environment it also plays a git daemon older than protocol
 v2 (before git 2.18): it drops the extra parameters ("\\0\\0version=2\\0")
 from a git:// request line, so the daemon behind it answers in v0.
 
+With TLS_CERT and TLS_KEY (PEM files) in the environment it is an https
+front: it ends TLS from the client and relays the plain bytes. A client that
+does not finish the handshake is logged as "tls-failed N".
+
 count-proxy.py --total LOG prints the sum of DOWN, the number of connections,
 and fails while a connection is still open (retry it with wait_for)."""
-import os, select, socket, sys, threading, time
+import os, select, socket, ssl, sys, threading, time
 
 
 def total(log):
@@ -41,9 +45,25 @@ def without_v2(data):
     return b"%04x" % (len(head) + 4) + head + data[n:]
 
 
-def relay(client, number, target, log, lock):
+def tls_context():
+    if not os.environ.get("TLS_CERT"):
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    return ctx
+
+
+def relay(client, number, target, log, lock, tls):
     first = os.environ.get("V0") == "1"
     counts = {"up": 0, "down": 0}
+    if tls:
+        try:
+            client = tls.wrap_socket(client, server_side=True)
+        except (OSError, ssl.SSLError):
+            client.close()
+            with lock, open(log, "a") as f:
+                f.write("tls-failed %d\nclose %d 0 0\n" % (number, number))
+            return
     try:
         server = socket.create_connection(("127.0.0.1", target))
     except OSError:
@@ -53,7 +73,8 @@ def relay(client, number, target, log, lock):
     names = {client: "up", server: "down"}
     open_ends = set(peers)
     while open_ends:
-        ready, _, _ = select.select(list(open_ends), [], [])
+        pending = [s for s in open_ends if isinstance(s, ssl.SSLSocket) and s.pending()]
+        ready = pending or select.select(list(open_ends), [], [])[0]
         for s in ready:
             try:
                 data = s.recv(65536)
@@ -92,6 +113,7 @@ def main():
     open(log, "a").close()
     print(listener.getsockname()[1], flush=True)
     lock, number, end = threading.Lock(), 0, time.time() + lifetime
+    tls = tls_context()
     while time.time() < end:
         ready, _, _ = select.select([listener], [], [], 0.5)
         if not ready:
@@ -100,7 +122,7 @@ def main():
         number += 1
         with lock, open(log, "a") as f:
             f.write("open %d\n" % number)
-        threading.Thread(target=relay, args=(client, number, target, log, lock),
+        threading.Thread(target=relay, args=(client, number, target, log, lock, tls),
                          daemon=True).start()
 
 
