@@ -154,9 +154,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def lsrefs_lie(self, repo, body, oid, extra):
         asked = [l.split()[1] for l in read_pkts(body) if l.startswith(b"ref-prefix ")]
-        tip = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], stdout=subprocess.PIPE,
-                             check=True).stdout.strip()
-        out = b"".join(pkt(b"%s refs/heads/bulk/%08d\n" % (tip, n)) for n in range(extra))
+        # Ids of no object: the client must pick its ref by name.
+        out = b"".join(pkt(b"%040x refs/heads/bulk/%08d\n" % (n + 1, n)) for n in range(extra))
         out += b"".join(pkt(b"%s %s\n" % (oid.encode(), ref)) for ref in asked) + b"0000"
         self.send_response(200)
         self.send_header("Content-Type", "application/x-git-upload-pack-result")
