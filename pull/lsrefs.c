@@ -253,7 +253,7 @@ int lsrefs_url_parse(const char *url, struct lsrefs_url *u, struct err *e)
 	else if (has_prefix_nocase(url, "git://"))
 		u->scheme = LSREFS_GIT, rest = url + 6;
 	else
-		return err_set(e, "only http(s) and git:// remotes are asked by ls-refs");
+		return err_set(e, "not asked (it is for http(s) and git:// remotes)");
 	if (strpbrk(rest, "?# \t\r\n"))
 		return err_set(e, "the URL holds a query, a fragment or white space");
 	auth_end = rest + strcspn(rest, "/");
