@@ -49,8 +49,8 @@ int mirror_open(git_repository **repo, const char *path, struct err *e);
  * and says where its tip is. Downloads nothing when the ref is already
  * there: when the mirror has the branch, a protocol v2 ls-refs asks first
  * (pull/lsrefs.h) and the fetch is skipped when the server names the tip the
- * mirror has; otherwise (no v2, ssh, a local path, any error) it fetches. out->repaired may be set
- * also when the fetch then failed. */
+ * mirror has; otherwise (no v2, ssh, a local path, any error) it fetches.
+ * out->repaired may be set also when the fetch then failed. */
 int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
 		 struct err *e);
 
