@@ -57,6 +57,7 @@ int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *
 		goto out;
 	po->tip = fetched.tip;
 	po->changed = fetched.changed;
+	snprintf(po->precheck, sizeof(po->precheck), "%s", fetched.precheck);
 
 	git_oid_tostr(po->result.commit, sizeof(po->result.commit), &po->tip);
 	char shown_url[1024];

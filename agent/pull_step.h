@@ -18,6 +18,8 @@ struct pull_outcome {
 	git_oid tip;
 	bool changed;      /* the fetched tip moved */
 	bool config_error; /* the failure was in the configuration (exit 2) */
+
+	char precheck[512]; /* what the ls-refs pre-check found; "" when it did not run */
 };
 
 int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *po,
