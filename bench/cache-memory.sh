@@ -19,17 +19,25 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 OPTIONS=${OPTIONS:-5000} PACKAGES=${PACKAGES:-300} SIZE_KB=${SIZE_KB:-128} RUNS=${RUNS:-3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/cim-bench-cache.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+caller_nix_path=${NIX_PATH:-}
 . "$src/tests/lib/nix-env.sh"
 nix_env_setup "$work/nix-conf"
+CIM_SRC=$src
+. "$src/nixos/tests/nixpkgs-lib.sh"
+lib=$(nixpkgs_lib_find "$caller_nix_path")
+case "$lib" in
+/*) ;;
+*) echo "bench: no nixpkgs lib: ${lib#!}" >&2; exit 1 ;;
+esac
 export HOME="$work/home" XDG_CACHE_HOME="$work/home/cache"
 mkdir -p "$HOME" "$work/flake"
-cp -r /work/shared/nixpkgs-lib/lib "$work/flake/lib"
+cp -r "$lib" "$work/flake/lib"
 nonce=$(date +%s)-$$
 cat >"$work/flake/flake.nix" <<NIX
 {
   outputs = { self }:
     let
-      lib = import ./lib;
+      lib = import ./lib; # the nixpkgs lib, copied in (nixos/tests/nixpkgs-lib.nix finds it)
       system = "$(uname -m)-linux";
       mkOpt = i: lib.nameValuePair "opt\${toString i}" (lib.mkOption {
         type = lib.types.either lib.types.int (lib.types.attrsOf lib.types.str);
