@@ -70,6 +70,9 @@ LIBS      := $(call layer_libs,$(BUILD))
 LINKCHECK := $(LAYERS:%=$(BUILD)/linkcheck/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Small drivers the shell tests run (tests/tools/NAME.c -> $(BUILD)/tests/tools/NAME).
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIBS := $(call layer_libs,build/fuzz)
@@ -122,6 +125,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 deps:
 	@./scripts/install-deps
 
@@ -140,11 +147,12 @@ check-system: deps
 # run, any process still running from there is something a test did not stop.
 TEST_TMP := $(CURDIR)/$(BUILD)/test-tmp
 
-test: $(BIN) $(UNIT_BIN) chainlint
+test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint
 	@rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
 	TMPDIR=$(TEST_TMP) ASAN_OPTIONS=fast_unwind_on_malloc=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	CIM_AGENT=$(abspath $(BIN)) CIM_SRC=$(CURDIR) CMOCKA_MESSAGE_OUTPUT=TAP \
+	CIM_AGENT=$(abspath $(BIN)) CIM_TOOLS=$(abspath $(BUILD)/tests/tools) CIM_SRC=$(CURDIR) \
+	CMOCKA_MESSAGE_OUTPUT=TAP \
 		$(PROVE) --exec '' $(if $(filter 1,$(SANITIZE)),,-j2) $(UNIT_BIN) $(SHELL_TESTS)
 	@if left=$$(python3 tests/leftovers.py --kill $(TEST_TMP)); then \
 		echo "test: no process of the suite is still running"; else \
@@ -208,8 +216,8 @@ install: $(BIN)
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
 
 format:
-	clang-format -i $(wildcard base/*.[ch] agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] fleet/*.[ch] \
-		tests/unit/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard base/*.[ch] agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] \
+		fleet/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/tools/*.c)
 
 clean:
 	rm -rf build

@@ -75,6 +75,8 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 		url_redact(cfg.repo.url, shown_url, sizeof(shown_url));
 		log_print(stdout, "fetched   %s %s\n", shown_url, cfg.repo.branch);
 		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
+		if (po.precheck[0])
+			log_print(stdout, "precheck  %s\n", po.precheck);
 		print_result(stdout, &po.result);
 		if (po.result.rewound)
 			printf("rewind    accepted by --allow-rewind; baseline is now %s\n",

@@ -62,6 +62,8 @@ static void child_exec(const char *const argv[], const struct spawn_opts *o, int
 		dup2(out_fd, STDOUT_FILENO);
 	else if (o->stdout_to_stderr)
 		dup2(STDERR_FILENO, STDOUT_FILENO);
+	if (out_fd >= 0 && o->capture_stderr)
+		dup2(out_fd, STDERR_FILENO);
 	if (o->env)
 		for (const char *const *v = o->env; *v; v++)
 			putenv((char *)(uintptr_t)*v);

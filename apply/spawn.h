@@ -16,6 +16,7 @@ struct spawn_opts {
 	bool capture_stdout;       /* collect stdout into result (up to capture_max) */
 	size_t capture_max;        /* default 64 KiB */
 	bool stdout_to_stderr;     /* when not captured, send the child's stdout to our stderr */
+	bool capture_stderr;       /* with capture_stdout: stderr too, into the same buffer */
 	const char *const *env;    /* extra NAME=VALUE entries, NULL-terminated; may be NULL */
 	bool let_finish;	   /* if the agent dies meanwhile, its next start waits for this
 				      child (up to the timeout) instead of killing it */

@@ -5,6 +5,7 @@
 #include "base/fileio.h"
 #include "pull/integrity.h"
 #include "pull/isolate.h"
+#include "pull/lsrefs.h"
 #include "pull/quarantine.h"
 #include "pull/transport.h"
 
@@ -78,6 +79,7 @@ struct fetch_report {
 	char tip[GIT_OID_HEXSZ + 1];
 	bool changed;
 	char repaired[sizeof(((struct mirror_fetch_result *)0)->repaired)];
+	char precheck[sizeof(((struct mirror_fetch_result *)0)->precheck)];
 	struct err e;
 };
 
@@ -225,6 +227,31 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 		       url, what);
 }
 
+/* The no-change poll without the whole ref advertisement: the server says
+ * by ls-refs where the branch is. Only ever a reason not to download: a
+ * server that lies here can delay an update, as a silent one can, and
+ * whatever is fetched is checked as before. Up to a third of fetch_timeout
+ * (10 s at most), so that a server that stalls ls-refs still gets a fetch. */
+static bool unchanged_by_lsrefs(const struct pull_settings *r, const git_oid *old,
+				struct fetch_report *rep)
+{
+	unsigned budget_ms = r->fetch_timeout && r->fetch_timeout < 30 ? r->fetch_timeout * 1000 / 3 : 10000;
+	struct err why = {{0}};
+	git_oid tip;
+
+	if (lsrefs_branch_tip(r, budget_ms, &tip, &why) != 0) {
+		snprintf(rep->precheck, sizeof(rep->precheck), "ls-refs: %s; fetching", why.msg);
+		return false;
+	}
+	if (!git_oid_equal(&tip, old)) {
+		snprintf(rep->precheck, sizeof(rep->precheck),
+			 "ls-refs: the branch moved; fetching");
+		return false;
+	}
+	snprintf(rep->precheck, sizeof(rep->precheck), "ls-refs: unchanged, nothing fetched");
+	return true;
+}
+
 /* One fetch into the mirror: 0 done, 1 the mirror is damaged, -1 error. */
 static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, struct err *e)
 {
@@ -241,6 +268,11 @@ static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, str
 	if (mirror_open(&repo, job->path, e) < 0)
 		return -1;
 	had_old = git_reference_name_to_id(&old, repo, n.local) == 0;
+	if (had_old && unchanged_by_lsrefs(r, &old, rep)) {
+		git_oid_tostr(rep->tip, sizeof(rep->tip), &old);
+		rc = 0;
+		goto out;
+	}
 	if (transport_connect(&t, r, repo, e) < 0)
 		goto out;
 	if (!transport_find(&t, n.want, &tip)) {
@@ -349,6 +381,7 @@ int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->repaired, sizeof(out->repaired), "%s", rep.repaired);
+	snprintf(out->precheck, sizeof(out->precheck), "%s", rep.precheck);
 	if (rc < 0)
 		return -1;
 	out->changed = rep.changed;

@@ -29,6 +29,7 @@ struct mirror_fetch_result {
 	git_oid tip;
 	bool changed;	     /* the fetched ref moved */
 	char repaired[1024]; /* set when the mirror had to be rebuilt: what was wrong */
+	char precheck[512];  /* what the ls-refs pre-check found; "" when it did not run */
 };
 
 /* A fetch ends early when should_stop() says so; tick() runs while it waits
@@ -40,7 +41,10 @@ int mirror_open(git_repository **repo, const char *path, struct err *e);
 
 /* Fetches the branch into refs/remotes/origin/<branch> of the mirror at path
  * and says where its tip is. Downloads nothing when the ref is already
- * there. out->repaired may be set also when the fetch then failed. */
+ * there: when the mirror has the branch, a protocol v2 ls-refs asks first
+ * (pull/lsrefs.h) and the fetch is skipped when the server names the tip the
+ * mirror has; otherwise (no v2, ssh, a local path, any error) it fetches.
+ * out->repaired may be set also when the fetch then failed. */
 int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_fetch_result *out,
 		 struct err *e);
 

@@ -53,6 +53,7 @@ int pull_fetch(const struct pull_settings *s, const char *mirror, const char *ba
 	if (fetched_rc < 0 || mirror_open(&repo, mirror, e) < 0)
 		goto out;
 	po->changed = fetched.changed;
+	memcpy(po->precheck, fetched.precheck, sizeof(po->precheck));
 	policy.baseline = oid_of(baseline, &base);
 	if (verify_policy_check(repo, &fetched.tip, &policy, &as, time(NULL), &po->result, e) < 0)
 		goto out;

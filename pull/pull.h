@@ -49,6 +49,7 @@ struct pull_outcome {
 	 * moves the baseline. */
 	bool new_baseline;
 	char repaired[1024]; /* the mirror had to be rebuilt: what was wrong ("" if not) */
+	char precheck[512];  /* what the ls-refs pre-check found; "" when it did not run */
 };
 
 /* Fetches s->branch into the mirror and applies the verification policy

@@ -13,25 +13,31 @@
 #include <string.h>
 #include <strings.h>
 
-static int load_token(struct transport *t, struct err *e)
+int transport_token_read(const char *token_file, char **token, struct err *e)
 {
 	char *text;
 	size_t len;
 
-	if (!t->remote->token_file)
-		return 0;
-	if (file_read_capped(t->remote->token_file, MIRROR_TOKEN_MAX, &text, &len, e) < 0)
+	*token = NULL;
+	if (file_read_capped(token_file, MIRROR_TOKEN_MAX, &text, &len, e) < 0)
 		return err_prefix(e, "[repo] token_file");
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		len--;
-	t->token = sodium_malloc(len + 1);
-	if (t->token) {
-		memcpy(t->token, text, len);
-		t->token[len] = '\0';
+	*token = sodium_malloc(len + 1);
+	if (*token) {
+		memcpy(*token, text, len);
+		(*token)[len] = '\0';
 	}
 	sodium_memzero(text, len);
 	free(text);
-	return t->token ? 0 : err_set(e, "out of memory");
+	return *token ? 0 : err_set(e, "out of memory");
+}
+
+static int load_token(struct transport *t, struct err *e)
+{
+	if (!t->remote->token_file)
+		return 0;
+	return transport_token_read(t->remote->token_file, &t->token, e);
 }
 
 /* The host of scheme://[user[:password]@]host[:port][/path], without the

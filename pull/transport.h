@@ -41,6 +41,10 @@ int transport_download(struct transport *t, const char *refspec, struct err *e);
 /* Disconnects and wipes the token; t may be half set up. */
 void transport_close(struct transport *t);
 
+/* Reads the token of token_file into *token, without its trailing newline,
+ * in sodium_malloc'd memory the caller frees with sodium_free. */
+int transport_token_read(const char *token_file, char **token, struct err *e);
+
 /* Whether the token may be sent to url: https, or plain http to 127.0.0.1,
  * localhost or [::1] (tests). */
 bool transport_token_allowed(const char *url);

@@ -4,7 +4,10 @@ HTTP Basic authentication with a token as the password.
 
 usage: git-http.py PROJECT_ROOT TOKEN_FILE [LIFETIME]
 Prints its port. Any user name is accepted with the token; requests without it
-get 401. Each request is appended to PROJECT_ROOT/../http.log."""
+get 401. Each request is appended to PROJECT_ROOT/../http.log, with "v2" at
+the end when it asked for protocol v2 (the Git-Protocol header, which is
+passed on to git http-backend as a web server would, unless PROTOCOL_V0=1 in
+the environment: then the server speaks only v0, as an older one does)."""
 import base64, http.server, os, subprocess, sys, threading
 
 ROOT, TOKEN_FILE = sys.argv[1], sys.argv[2]
@@ -26,8 +29,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         ok = self.authorised()
+        protocol = self.headers.get("Git-Protocol", "")
         with open(LOG, "a") as f:
-            f.write("%s %s %s\n" % (self.command, self.path, "authorised" if ok else "401"))
+            f.write("%s %s %s%s\n" % (self.command, self.path, "authorised" if ok else "401",
+                                       " v2" if "version=2" in protocol else ""))
         if not ok:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -41,6 +46,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,
                    CONTENT_TYPE=self.headers.get("Content-Type", ""),
                    CONTENT_LENGTH=str(len(body)), REMOTE_USER="test")
+        if protocol and not os.environ.get("PROTOCOL_V0"):
+            env["HTTP_GIT_PROTOCOL"] = protocol
         out = subprocess.run(["git", "http-backend"], input=body, env=env,
                              stdout=subprocess.PIPE).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
@@ -57,7 +64,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a client may stop reading once it has what it wanted
 
     do_GET = do_POST = handle_any
 

@@ -16,7 +16,19 @@ it reads the mode from DIR/mode (one line; "honest" when absent):
   redirect URL   302 to URL followed by the request's path below the
                  repository name (URL names the repository)
 
-Every request is appended to DIR/requests.log as "METHOD PATH MODE auth=yes|no";
+Requests for protocol v2 (a Git-Protocol header) are passed on to git
+http-backend as v2, and the modes above leave those that are not ref listings
+alone. Three more modes lie in the v2 ls-refs answer only; everything else,
+the whole v0 fetch among it, stays honest:
+
+  lsrefs-says OID [N]  ls-refs names OID for the ref asked about, after N
+                 other refs (a server that ignores ref-prefix)
+  lsrefs-stall   the v2 capability advertisement's headers, then silence
+  lsrefs-garbage the v2 ls-refs answer is not pkt-lines
+
+Every request is logged with "v2" after auth= when it asked for protocol v2.
+
+Every request is appended to DIR/requests.log as "METHOD PATH MODE auth=yes|no [v2]";
 a client that leaves a silent connection is logged as "closed PATH".
 """
 import http.server, os, select, socket, subprocess, sys, threading, time
@@ -41,7 +53,7 @@ def read_pkts(body):
     out, i = [], 0
     while i + 4 <= len(body):
         n = int(body[i:i + 4], 16)
-        if n == 0:
+        if n < 4:  # flush, delimiter, response end
             i += 4
             continue
         out.append(body[i + 4:i + n])
@@ -140,12 +152,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
+    def lsrefs_lie(self, repo, body, oid, extra):
+        asked = [l.split()[1] for l in read_pkts(body) if l.startswith(b"ref-prefix ")]
+        # Ids of no object: the client must pick its ref by name.
+        out = b"".join(pkt(b"%040x refs/heads/bulk/%08d\n" % (n + 1, n)) for n in range(extra))
+        out += b"".join(pkt(b"%s %s\n" % (oid.encode(), ref)) for ref in asked) + b"0000"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-git-upload-pack-result")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def garbage(self):
+        out = b"this is not a pkt-line\n" * 10
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-git-upload-pack-result")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
     def backend(self, body):
         path, _, query = self.path.partition("?")
         env = dict(os.environ, GIT_PROJECT_ROOT=ROOT, GIT_HTTP_EXPORT_ALL="1",
                    PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,
                    CONTENT_TYPE=self.headers.get("Content-Type", ""),
                    CONTENT_LENGTH=str(len(body)))
+        if self.v2:
+            env["HTTP_GIT_PROTOCOL"] = "version=2"
         out = subprocess.run(["git", "http-backend"], input=body, env=env,
                              stdout=subprocess.PIPE).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
@@ -161,16 +194,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a client may stop reading once it has what it wanted
 
     def handle_any(self):
         how = mode()
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else b""
-        log("%s %s %s auth=%s" % (self.command, self.path, " ".join(how),
-                                   "yes" if self.headers.get("Authorization") else "no"))
+        self.v2 = "version=2" in self.headers.get("Git-Protocol", "")
+        log("%s %s %s auth=%s%s" % (self.command, self.path, " ".join(how),
+                                     "yes" if self.headers.get("Authorization") else "no",
+                                     " v2" if self.v2 else ""))
         repo, rest = self.repo_and_rest()
         listing = self.command == "GET" and "/info/refs" in self.path
+        lsrefs = self.v2 and self.command == "POST" and b"command=ls-refs" in body
         if how[0] == "redirect":
             self.send_response(302)
             self.send_header("Location", how[1] + rest)
@@ -178,10 +217,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
         elif how[0] in ("manyrefs", "toomanyrefs") and listing:
             self.send_refs(repo, int(how[1]), how[0] == "toomanyrefs")
-        elif how[0] == "stall":
+        elif how[0] == "stall" and (listing or not self.v2):
             self.stall(repo)
-        elif how[0] == "incomplete" and self.command == "POST":
+        elif how[0] == "incomplete" and self.command == "POST" and not self.v2:
             self.commits_only(repo, body)
+        elif how[0] == "lsrefs-says" and lsrefs:
+            self.lsrefs_lie(repo, body, how[1], int(how[2]) if len(how) > 2 else 0)
+        elif how[0] == "lsrefs-stall" and listing and self.v2:
+            self.start_advertisement()
+            self.hang()
+        elif how[0] == "lsrefs-garbage" and lsrefs:
+            self.garbage()
         else:
             self.backend(body)
 

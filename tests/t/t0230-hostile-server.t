@@ -8,12 +8,12 @@ test_description='a hostile git server: incomplete packs, endless ref lists, sil
 mkdir -p "$TRASH/pids" "$TRASH/hostile"
 stop_all() {
 	for f in "$TRASH"/pids/*; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		[ -f "$f" ] && stop_pid "$(cat "$f")"
 	done
-	stop_httpd
+	return 0
 }
 start_httpd
-trap 'stop_all; cleanup_trash' EXIT
+test_atexit stop_all
 
 set_mode() { echo "$*" >"$TRASH/hostile/mode"; }
 field() {
