@@ -103,8 +103,9 @@ static void print_human(const struct config *cfg, const struct agent_state *st, 
 	print_deployment(cfg, st, pid);
 }
 
-/* The status --json document (README "status --json"): its keys and types
- * are stable; a change to them is a new STATUS_SCHEMA. */
+/* The status --json document: every key, its type and meaning are in
+ * agent/status-schema.json (t0520 checks the output against it); a change to
+ * them is a new STATUS_SCHEMA there and here. */
 static json_t *status_json(const struct config *cfg, const struct agent_state *st, long pid)
 {
 	return json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA, "daemon",
