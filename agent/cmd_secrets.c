@@ -270,8 +270,12 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	return rc;
 }
 
-int cmd_secrets(int argc, char **argv, const char *config_path)
+int cmd_secrets(struct cli_call *call)
 {
+	int argc = call->argc;
+	char **argv = call->argv;
+	const char *config_path = call->config_path;
+
 	if (argc < 2)
 		return usage_error(NULL);
 	if (strcmp(argv[1], "decrypt") == 0)
