@@ -48,11 +48,26 @@ else
 BUILD   := build/release
 endif
 
-LIB_SRC   := $(filter-out agent/main.c,$(wildcard agent/*.c pull/*.c apply/*.c secrets/*.c fleet/*.c))
+# The layers, bottom first (README "Code map"). Each is a static library of
+# its own; a layer may use only those it lists in LAYER_DEPS, and the link
+# check below fails the build when it calls anything else.
+LAYERS      := base pull apply secrets fleet agent
+LAYER_DEPS_base    :=
+LAYER_DEPS_pull    := base
+LAYER_DEPS_apply   := base
+LAYER_DEPS_secrets := base
+LAYER_DEPS_fleet   := base
+LAYER_DEPS_agent   := fleet secrets apply pull base
+layer_src = $(filter-out agent/main.c,$(wildcard $(1)/*.c))
+# The archives, top first, as a linker wants them.
+layer_libs = $(foreach l,agent fleet secrets apply pull base,$(1)/lib$(l).a)
+
+LIB_SRC   := $(foreach l,$(LAYERS),$(call layer_src,$(l)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/agent/main.o
 BIN       := $(BUILD)/cim-agent
-LIB       := $(BUILD)/libcim.a
+LIBS      := $(call layer_libs,$(BUILD))
+LINKCHECK := $(LAYERS:%=$(BUILD)/linkcheck/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Small drivers the shell tests run (tests/tools/NAME.c -> $(BUILD)/tests/tools/NAME).
@@ -60,34 +75,59 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
-FUZZ_LIB  := build/fuzz/libcim.a
+FUZZ_LIBS := $(call layer_libs,build/fuzz)
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench bench-deps
+.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench bench-deps linkcheck size-check
 
-all: $(BIN)
+all: $(BIN) linkcheck
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC  $<"
 	@$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIB): $(LIB_OBJ)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+# lib<layer>.a in $(1) from the objects in $(2)
+define layer_lib
+$(1)/lib$(3).a: $$(patsubst %.c,$(2)/%.o,$$(call layer_src,$(3)))
+	@mkdir -p $$(@D)
+	@rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(BUILD),$(BUILD),$(l))))
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,build/fuzz,build/fuzz/obj,$(l))))
 
-$(BIN): $(MAIN_OBJ) $(LIB)
+$(BIN): $(MAIN_OBJ) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+# The layered link: every object of a layer, linked with only the layers
+# below it, must resolve. A call upwards (pull/ calling agent/) is an
+# undefined reference here, and the build fails.
+ifeq ($(UNAME),Darwin)
+whole_archive = -Wl,-force_load,$(1)
+else
+whole_archive = -Wl,--whole-archive $(1) -Wl,--no-whole-archive
+endif
+$(BUILD)/linkcheck/main.c:
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	@printf 'int main(void);\nint main(void) { return 0; }\n' >$@
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+$(BUILD)/linkcheck/%: $(BUILD)/linkcheck/main.c $(LIBS)
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(call whole_archive,$(BUILD)/lib$*.a) \
+		$(foreach d,$(LAYER_DEPS_$*),$(BUILD)/lib$(d).a) $(LDLIBS) \
+		|| { echo "linkcheck: $*/ calls outside the layers it may use ($(or $(LAYER_DEPS_$*),none))"; exit 1; }
+
+linkcheck: $(LINKCHECK)
+	@echo "linkcheck: $(LAYERS) each link against only the layers below them"
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 deps:
 	@./scripts/install-deps
@@ -107,7 +147,7 @@ check-system: deps
 # run, any process still running from there is something a test did not stop.
 TEST_TMP := $(CURDIR)/$(BUILD)/test-tmp
 
-test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint
+test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint size-check
 	@rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
 	TMPDIR=$(TEST_TMP) ASAN_OPTIONS=fast_unwind_on_malloc=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
@@ -117,6 +157,16 @@ test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint
 	@if left=$$(python3 tests/leftovers.py --kill $(TEST_TMP)); then \
 		echo "test: no process of the suite is still running"; else \
 		echo "test: FAIL: still running after the suite (now killed):"; echo "$$left"; exit 1; fi
+
+# No function over 80 lines, no C file over 600, outside tests/ (README,
+# "Hacking"). SIZE_ALLOW lists the known offenders that the age branch
+# (wip-age: streaming age, secrets/install.c split) rewrites; they are
+# printed but do not fail. Delete these names when that branch is merged.
+SIZE_SRC   := $(sort $(foreach l,$(LAYERS),$(wildcard $(l)/*.c)))
+SIZE_ALLOW := secrets/age.c secrets/age.c:age_header_parse secrets/age.c:age_decrypt \
+	secrets/install.c secrets/install.c:secrets_install
+size-check:
+	@sh tests/size-check.sh $(foreach a,$(SIZE_ALLOW),-a $(a)) $(SIZE_SRC)
 
 # Refuses test bodies whose && chain is broken.
 chainlint:
@@ -135,14 +185,11 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
-# An archive, as for the unit tests: only the objects a target needs are linked
-# (agent/cmd_config.o needs cli_load_config from main.c).
-$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
-	rm -f $@ && $(AR) rcs $@ $^
-
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+# The layer archives, as for the unit tests: only the objects a target needs
+# are linked.
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIBS) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -179,8 +226,8 @@ install: $(BIN)
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] fleet/*.[ch] \
-		tests/unit/*.[ch] tests/fuzz/*.[ch] tests/tools/*.c)
+	clang-format -i $(wildcard base/*.[ch] agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] \
+		fleet/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/tools/*.c)
 
 clean:
 	rm -rf build

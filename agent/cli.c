@@ -2,7 +2,7 @@
  * of the library links on its own (the fuzz targets link them without main). */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 #include "agent/keyfiles.h"
 #include "agent/log.h"
 

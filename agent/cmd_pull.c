@@ -1,15 +1,14 @@
 /* cim-agent fetch / verify: the verified pull. */
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/pull_step.h"
 #include "agent/state.h"
-#include "pull/allowed_signers.h"
-#include "pull/mirror.h"
-#include "pull/verify.h"
+#include "pull/pull.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -31,134 +30,123 @@ static void print_result(FILE *out, const struct verify_result *r)
 	}
 }
 
-int cmd_fetch(int argc, char **argv, const char *config_path)
+static void print_fetched(const struct config *cfg, const struct pull_outcome *po)
+{
+	char shown_url[1024];
+
+	url_redact(cfg->repo.url, shown_url, sizeof(shown_url));
+	log_print(stdout, "fetched   %s %s\n", shown_url, cfg->repo.branch);
+	printf("tip       %s%s\n", po->result.commit, po->changed ? "" : " (unchanged)");
+	if (po->precheck[0])
+		log_print(stdout, "precheck  %s\n", po->precheck);
+	print_result(stdout, &po->result);
+	if (po->result.rewound)
+		printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
+		       po->result.commit);
+}
+
+/* The pull step under the lock, with the state it records into. */
+static int fetch_locked(const struct config *cfg, bool allow_rewind, struct pull_outcome *po,
+			struct err *e)
+{
+	struct agent_state st;
+	int rc = PULL_ERROR;
+
+	memset(po, 0, sizeof(*po));
+	if (state_load(&st, cfg->agent.state_dir, e) == 0)
+		rc = pull_step(cfg, &st, allow_rewind, po, e);
+	if (rc != PULL_ERROR && state_save(&st, e) < 0)
+		rc = PULL_ERROR;
+	state_release(&st);
+	return rc;
+}
+
+int cmd_fetch_parse(int argc, char **argv, struct cli_call *call)
 {
 	static const struct option opts[] = {{"allow-rewind", no_argument, NULL, 'r'},
 					     {NULL, 0, NULL, 0}};
-	struct config cfg = {0};
-	struct pull_outcome po;
-	struct err e = {{0}};
-	bool allow_rewind = false;
-	int c, rc, lock_fd;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'r') {
-			fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
-			return EXIT_USAGE;
-		}
-		allow_rewind = true;
+		if (c != 'r')
+			return -1;
+		call->allow_rewind = true;
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
-		return EXIT_USAGE;
-	}
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
+	call->argc = argc - optind;
+	call->argv = argv + optind;
+	return 0;
+}
+
+int cmd_fetch(struct cli_call *call)
+{
+	const struct config *cfg = call->cfg;
+	struct pull_outcome po;
+	struct err e = {{0}};
+	int rc, lock_fd;
+
 	/* A cycle writes the state too: a fetch beside it would write back what
 	 * it read before the cycle's last step. */
-	lock_fd = dir_create(cfg.agent.state_dir, 0700, &e) < 0
+	lock_fd = dir_create(cfg->agent.state_dir, 0700, &e) < 0
 		      ? -1
-		      : lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e);
+		      : lock_acquire(cfg->agent.state_dir, LOCK_WAIT_SECONDS, &e);
 	if (lock_fd < 0) {
 		fprintf(stderr, "cim-agent: fetch: %s\n", e.msg);
-		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	rc = pull_step(&cfg, allow_rewind, &po, &e);
+	rc = fetch_locked(cfg, call->allow_rewind, &po, &e);
 	lock_release(lock_fd);
 	if (rc == PULL_ERROR) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
-		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;
-	} else {
-		char shown_url[1024];
-		config_redact_url(cfg.repo.url, shown_url, sizeof(shown_url));
-		log_print(stdout, "fetched   %s %s\n", shown_url, cfg.repo.branch);
-		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
-		if (po.precheck[0])
-			log_print(stdout, "precheck  %s\n", po.precheck);
-		print_result(stdout, &po.result);
-		if (po.result.rewound)
-			printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
-			       po.result.commit);
-		rc = rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;
+		return po.config_error ? EXIT_USAGE : EXIT_REFUSED;
 	}
-	config_release(&cfg);
-	return rc;
+	print_fetched(cfg, &po);
+	return rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;
 }
 
+/* Judges rev (NULL: the fetched tip) in repo_path; with cfg, in the mirror
+ * and by the policy a deployment applies. */
 static int verify_in_repo(const char *repo_path, const char *signers, const char *rev,
 			  const struct config *cfg)
 {
-	struct allowed_signers as = {0};
-	git_repository *repo = NULL;
-	git_object *obj = NULL;
+	struct pull_verify_request rq = {.repo = repo_path, .allowed_signers = signers, .rev = rev};
 	struct verify_result r;
-	struct state st = {0};
+	struct agent_state st = {0};
 	struct err e = {{0}};
-	git_oid tip, base;
 	int rc = EXIT_USAGE;
 
-	if (allowed_signers_load(&as, signers, &e) < 0) {
-		log_print(stderr, "cim-agent: %s\n", e.msg);
-		goto out;
-	}
-	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		if (cfg) {
-			fprintf(stderr, "cim-agent: no mirror at %s yet (run 'cim-agent fetch')\n",
-				repo_path);
-			rc = EXIT_REFUSED;
-		} else {
-			fprintf(stderr, "cim-agent: %s: %s\n", repo_path, git_error_last()->message);
-		}
-		goto out;
-	}
-	if (rev) {
-		git_object *commit = NULL;
-		if (git_revparse_single(&obj, repo, rev) < 0 ||
-		    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
-			fprintf(stderr, "cim-agent: %s: not a commit: %s\n", rev,
-				git_error_last()->message);
-			goto out;
-		}
-		git_oid_cpy(&tip, git_object_id(commit));
-		git_object_free(commit);
-	} else if (mirror_fetched_tip(repo, cfg->repo.branch, &tip, &e) < 0) {
-		log_print(stderr, "cim-agent: %s\n", e.msg);
-		rc = EXIT_REFUSED;
-		goto out;
-	}
 	if (cfg) {
-		/* Against the mirror: the same policy a deployment would apply. */
-		struct verify_policy p = {.mode = cfg->repo.verify};
 		if (state_load(&st, cfg->agent.state_dir, &e) < 0) {
 			log_print(stderr, "cim-agent: %s\n", e.msg);
-			goto out;
+			return EXIT_USAGE;
 		}
-		if (state_get(&st, "baseline") && git_oid_fromstr(&base, state_get(&st, "baseline")) == 0)
-			p.baseline = &base;
-		rc = verify_policy_check(repo, &tip, &p, &as, time(NULL), &r, &e);
-	} else {
-		rc = verify_commit(repo, &tip, &as, time(NULL), &r, &e);
+		rq.branch = cfg->repo.branch;
+		rq.policy = true;
+		rq.mode = cfg->repo.verify;
+		rq.baseline = st.baseline;
 	}
-	if (rc < 0) {
+	switch (pull_verify(&rq, &r, &e)) {
+	case PULL_VERIFY_JUDGED:
+		print_result(stdout, &r);
+		rc = r.trusted ? 0 : EXIT_REFUSED;
+		break;
+	case PULL_VERIFY_BAD_INPUT:
+		log_print(stderr, "cim-agent: %s\n", e.msg);
+		break;
+	case PULL_VERIFY_NO_MIRROR:
+	case PULL_VERIFY_UNREADABLE:
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		rc = EXIT_REFUSED;
-		goto out;
+		break;
 	}
-	print_result(stdout, &r);
-	rc = r.trusted ? 0 : EXIT_REFUSED;
-out:
 	state_release(&st);
-	git_object_free(obj);
-	git_repository_free(repo);
-	allowed_signers_release(&as);
 	return rc;
 }
 
-int cmd_verify(int argc, char **argv, const char *config_path)
+int cmd_verify(struct cli_call *call)
 {
+	int argc = call->argc;
+	char **argv = call->argv;
 	static const struct option opts[] = {{"repo", required_argument, NULL, 'r'},
 					     {"allowed-signers", required_argument, NULL, 'a'},
 					     {NULL, 0, NULL, 0}};
@@ -188,7 +176,7 @@ int cmd_verify(int argc, char **argv, const char *config_path)
 			goto usage;
 		return verify_in_repo(repo, signers, rev, NULL);
 	}
-	rc = cli_load_config(&cfg, config_path);
+	rc = cli_load_config(&cfg, call->config_path);
 	if (rc)
 		return rc;
 	snprintf(mirror, sizeof(mirror), "%s/mirror.git", cfg.agent.state_dir);

@@ -4,6 +4,10 @@
 #ifndef CIM_CONFIG_H
 #define CIM_CONFIG_H
 
+#include "apply/settings.h"
+#include "pull/settings.h"
+#include "secrets/settings.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,18 +16,12 @@ struct err;
 
 #define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
 #define CONFIG_MAX_BYTES    (64 * 1024)
-#define CONFIG_MAX_LIST     32
+#define CONFIG_MAX_LIST     STRLIST_MAX
 
-enum verify_mode { VERIFY_TIP, VERIFY_ALL };
 enum agent_mode { MODE_SWITCH, MODE_BOOT, MODE_BUILD };
-enum platform { PLATFORM_NIXOS, PLATFORM_DARWIN, PLATFORM_SYSTEM_MANAGER, PLATFORM_PROFILE };
 
-/* A repeatable key: each occurrence appends one value. */
-struct config_list {
-	char *v[CONFIG_MAX_LIST];
-	size_t n;
-};
-
+/* One member per section, named as the section; the layers below own the
+ * types of theirs. */
 struct config {
 	char *path; /* the file it was read from */
 	struct {
@@ -34,35 +32,9 @@ struct config {
 		enum agent_mode mode;
 		char *status_group; /* may read state_dir (cim-agent status) */
 	} agent;
-	struct {
-		char *url;
-		char *branch;
-		char *allowed_signers;
-		enum verify_mode verify;
-		char *token_file;
-		char *ssh_key;
-		char *known_hosts;
-		unsigned fetch_timeout; /* seconds */
-	} repo;
-	struct {
-		enum platform platform;
-		char *attr;    /* defaults per platform, {host} replaced */
-		char *profile; /* defaults per platform; required for "profile" */
-		char *nix;     /* the nix binary */
-		char *build_args;
-		unsigned build_timeout;
-		char *current_system; /* the running system's link (nixos, darwin) */
-	} nix;
-	struct {
-		unsigned timeout;  /* seconds for all checks to pass */
-		unsigned interval; /* seconds between attempts */
-		unsigned settle;   /* seconds they must then keep passing */
-		bool systemd;      /* no unit in the failed state */
-		struct config_list url;
-		unsigned expect_status; /* 0: any 2xx */
-		struct config_list command;
-		bool remote; /* the git remote is still reachable */
-	} health;
+	struct pull_settings repo;
+	struct nix_settings nix;
+	struct health_settings health;
 	struct {
 		char *url;           /* webhook receiving the state as JSON */
 		char *hmac_key_file; /* signs the body: X-Cim-Signature: sha256=<hex> */
@@ -71,12 +43,7 @@ struct config {
 		unsigned timeout;    /* seconds per webhook POST */
 		unsigned outbox_max; /* undelivered reports kept */
 	} report;
-	struct {
-		struct config_list identity; /* default SECRETS_DEFAULT_IDENTITY */
-		char *manifest;              /* path inside the repository */
-		char *dir;                   /* the symlink to the current generation */
-		bool allow_persistent;       /* allow a dir not on tmpfs/ramfs */
-	} secrets;
+	struct secrets_settings secrets;
 	/* Validated, but staged rollouts are not implemented yet: see README. */
 	struct {
 		char *name;
@@ -85,8 +52,6 @@ struct config {
 		char *nats_creds_file;
 	} fleet;
 };
-
-#define SECRETS_DEFAULT_IDENTITY "/etc/ssh/ssh_host_ed25519_key"
 
 /* Reads and validates path into cfg (which must be zeroed). On failure cfg
  * holds nothing to free beyond what config_release() frees. */
@@ -102,9 +67,6 @@ void config_print(const struct config *cfg, FILE *out);
 
 const char *config_platform_name(enum platform p);
 const char *config_mode_name(enum agent_mode m);
-
-/* Copies url to buf with any user:password@ part replaced by <redacted>. */
-void config_redact_url(const char *url, char *buf, size_t size);
 
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);

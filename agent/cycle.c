@@ -1,10 +1,9 @@
+/* The cycle as a table: one row per phase, and one loop that runs them. */
 #include "agent/cycle.h"
 
 #include "agent/config.h"
+#include "agent/cycle_steps.h"
 #include "agent/failed.h"
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
 #include "agent/history.h"
 #include "agent/hook.h"
 #include "agent/lock.h"
@@ -13,50 +12,108 @@
 #include "agent/orphan.h"
 #include "agent/pull_step.h"
 #include "agent/report.h"
-#include "agent/sdcompat.h"
 #include "agent/state.h"
 #include "apply/activate.h"
-#include "apply/build.h"
-#include "apply/health.h"
 #include "apply/spawn.h"
-#include "agent/secrets_step.h"
-#include "secrets/install.h"
-#include "pull/mirror.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/fileio.h"
+#include "base/sdcompat.h"
 
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+
+/* What a start does when the agent died in a phase (the phase on disk). */
+enum resume_rule {
+	RESUME_NOTHING,	     /* nothing was in flight */
+	RESUME_START_OVER,   /* nothing was switched: a new cycle, from the fetch */
+	RESUME_UNDO_SECRETS, /* start over, once the interrupted install is switched back */
+	RESUME_ACTIVATION,   /* per platform and mode: see resume_activation() */
+	RESUME_CHECK_AGAIN,  /* the checks decide again, if the target still runs */
+	RESUME_RUN_AGAIN,    /* the step runs again, to its end */
+};
+
+/* When a stop request (SIGTERM) ends the cycle before the phase's step. */
+enum stop_rule {
+	STOP_BEFORE, /* before the phase is saved: the one before it resumes */
+	STOP_SAVED,  /* once the phase is saved: it resumes */
+	STOP_NEVER,  /* it runs to its end */
+};
+
+struct phase_row {
+	const char *name;
+	void (*prepare)(struct cycle *c, char *what, size_t size);
+	int (*step)(struct cycle *c);
+	enum resume_rule resume;
+	enum stop_rule stop;
+	/* Past the switch the step runs even when its phase cannot be saved:
+	 * stopping would leave what runs now running, maybe a bad commit. */
+	bool runs_unsaved;
+};
+
+#define STEP(n) step_##n##_prepare, step_##n
+
+/* The cycle. The comment after each row says where its step goes next (its code
+ * decides): the next phase, or done (the outcome is recorded in finish()). */
+// clang-format off
+static const struct phase_row phases[PHASE_COUNT] = {
+	/*                  name        prepare, step   resume               stop     runs_unsaved */
+	[PHASE_IDLE]     = {"idle",     NULL, NULL,     RESUME_NOTHING,      STOP_NEVER,  false},
+	/* between cycles; a start begins with the fetch */
+	[PHASE_FETCH]    = {"fetch",    STEP(fetch),    RESUME_START_OVER,   STOP_BEFORE, false},
+	/* -> build; an error, a refused tip, one up to date or failed before: done */
+	[PHASE_BUILD]    = {"build",    STEP(build),    RESUME_START_OVER,   STOP_BEFORE, false},
+	/* -> secrets; mode = build: done; a failed build: done, the commit marked failed */
+	[PHASE_SECRETS]  = {"secrets",  STEP(secrets),  RESUME_UNDO_SECRETS, STOP_BEFORE, false},
+	/* -> activate; a failure: done, the commit marked failed */
+	[PHASE_ACTIVATE] = {"activate", STEP(activate), RESUME_ACTIVATION,   STOP_BEFORE, false},
+	/* -> health (mode = boot: -> commit); a failure -> rollback */
+	[PHASE_HEALTH]   = {"health",   STEP(health),   RESUME_CHECK_AGAIN,  STOP_SAVED,  true},
+	/* -> commit; failing checks -> rollback */
+	[PHASE_COMMIT]   = {"commit",   STEP(commit),   RESUME_RUN_AGAIN,    STOP_NEVER,  true},
+	/* done: deployed; a failure -> rollback */
+	[PHASE_ROLLBACK] = {"rollback", STEP(rollback), RESUME_RUN_AGAIN,    STOP_NEVER,  true},
+	/* done: rolled back to the system that ran before; the commit is marked
+	 * failed unless an interruption that was not its fault led here */
+};
+// clang-format on
+
+static const char *const outcome_names[CYCLE_OUTCOME_COUNT] = {
+    [CYCLE_UP_TO_DATE] = "up-to-date",	 [CYCLE_DEPLOYED] = "deployed", [CYCLE_BUILT] = "built",
+    [CYCLE_ROLLED_BACK] = "rolled-back", [CYCLE_FAILED] = "failed",	[CYCLE_SKIPPED] = "skipped",
+    [CYCLE_REFUSED] = "refused",	 [CYCLE_ERROR] = "error",	[CYCLE_STOPPED] = "stopped",
+};
 
 #define SAVE_PATIENCE 60 /* seconds a switched system's outcome is retried to disk */
-
-static const char *const outcome_names[] = {
-	[CYCLE_UP_TO_DATE] = "up-to-date", [CYCLE_DEPLOYED] = "deployed",
-	[CYCLE_BUILT] = "built",	   [CYCLE_ROLLED_BACK] = "rolled-back",
-	[CYCLE_FAILED] = "failed",	   [CYCLE_SKIPPED] = "skipped",
-	[CYCLE_REFUSED] = "refused",	   [CYCLE_ERROR] = "error",
-	[CYCLE_STOPPED] = "stopped",
-};
 
 static struct cycle_hooks hooks;
 
 /* The daemon's state that could not be written after a switch: saved before
  * anything else when the next cycle starts. */
-static struct state unsaved;
+static struct {
+	char *path, *text;
+} unsaved;
 
-void cycle_set_hooks(const struct cycle_hooks *h)
+static void unsaved_forget(void)
 {
-	hooks = *h;
-	spawn_set_tick(h->tick);
-	mirror_set_hooks(h->should_stop, h->tick);
+	free(unsaved.path);
+	free(unsaved.text);
+	unsaved.path = unsaved.text = NULL;
 }
 
-static bool stop_requested(void)
+const char *cycle_phase_name(enum cycle_phase p)
 {
-	return hooks.should_stop && hooks.should_stop();
+	return phases[p].name;
+}
+
+int cycle_phase_parse(const char *name)
+{
+	for (int p = 0; p < PHASE_COUNT; p++)
+		if (strcmp(phases[p].name, name) == 0)
+			return p;
+	return -1;
 }
 
 const char *cycle_outcome_name(enum cycle_outcome o)
@@ -64,146 +121,95 @@ const char *cycle_outcome_name(enum cycle_outcome o)
 	return outcome_names[o];
 }
 
-struct cycle {
-	const struct config *cfg;
-	struct state st;
-	struct cycle_result *res;
-	struct err *e;
-	char mirror[PATH_MAX];
-	char gcroots[PATH_MAX];
-	double wall_start;  /* monotonic seconds when this process's cycle began */
-	double child_start; /* spawn_total_seconds() then */
-};
-
-static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
+int cycle_outcome_parse(const char *name)
 {
-	va_list ap;
-
-	c->res->outcome = o;
-	va_start(ap, fmt);
-	vsnprintf(c->res->message, sizeof(c->res->message), fmt, ap);
-	va_end(ap);
+	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
+		if (strcmp(outcome_names[o], name) == 0)
+			return o;
+	return -1;
 }
 
-/* Records the phase before the step starts, so a crash leaves it for resume,
- * and says what the step is about to do. */
-static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int enter_phase(struct cycle *c, const char *phase, const char *fmt, ...)
+void cycle_set_hooks(const struct cycle_hooks *h)
 {
+	hooks = *h;
+	spawn_set_tick(h->tick);
+	pull_set_hooks(h->should_stop, h->tick);
+}
+
+bool cycle_stop_requested(void)
+{
+	return hooks.should_stop && hooks.should_stop();
+}
+
+void cycle_tick(void)
+{
+	if (hooks.tick)
+		hooks.tick();
+}
+
+int cycle_stopped(struct cycle *c, const char *before)
+{
+	cycle_set_result(c, CYCLE_STOPPED,
+			 "stopped before %s; the next start resumes from the state file", before);
+	cycle_log(c, LOG_NOTICE, "%s", c->res->message);
+	return STEP_DONE;
+}
+
+/* Saves the phase before its step starts, so a crash leaves it for the
+ * resume, and says what the step is about to do. */
+static int enter_phase(struct cycle *c)
+{
+	const struct phase_row *row = &phases[c->phase];
 	char what[1024];
 	struct err e = {{0}};
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	state_set(&c->st, "phase", phase);
-	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
+	row->prepare(c, what, sizeof(what));
+	c->st.phase = c->phase;
+	c->st.phase_known = true;
+	c->st.phase_since = (int64_t)time(NULL);
 	sdc_notify("STATUS=%s", what);
 	sdc_watchdog_kick(); /* a step (a fetch) may block for up to half the watchdog */
 	if (state_save(&c->st, &e) < 0) {
-		/* Past the switch, stopping would leave whatever runs now running:
-		 * a full state_dir must not keep a bad commit up. */
-		if (strcmp(phase, "health") != 0 && strcmp(phase, "commit") != 0 &&
-		    strcmp(phase, "rollback") != 0)
+		if (!row->runs_unsaved)
 			return err_set(c->e, "%s", e.msg);
-		log_msg(LOG_CRIT, c->res->commit[0] ? c->res->commit : NULL, phase,
-			"cannot save the state, going on with %s regardless: %s", phase, e.msg);
+		cycle_log(c, LOG_CRIT, "cannot save the state, going on with %s regardless: %s",
+			  row->name, e.msg);
 	}
-	log_msg(LOG_INFO, c->res->commit[0] ? c->res->commit : NULL, phase, "%s", what);
+	cycle_log(c, LOG_INFO, "%s", what);
 	return 0;
-}
-
-/* Leaves the state as it is: its phase resumes the cycle on the next start. */
-static int stopped(struct cycle *c, const char *before)
-{
-	set_result(c, CYCLE_STOPPED, "stopped before %s; the next start resumes from the state file",
-		   before);
-	log_msg(LOG_NOTICE, c->res->commit[0] ? c->res->commit : NULL, before, "%s",
-		c->res->message);
-	return 0;
-}
-
-static void clear_target(struct cycle *c)
-{
-	static const char *const keys[] = {"target", "target_path", "previous_path",
-					   "health_deadline", "target_signer",
-					   "target_key", "rollback_reason", "closure_diff",
-					   "started_at", "secrets_before", "secrets_generation",
-					   "failed_units_before"};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		json_object_del(c->st.root, keys[i]);
-}
-
-/* Remembers that the commit failed, with the digest of its signed content
- * so that a re-encoded copy of it is known too. */
-static void remember_failed(struct cycle *c, const char *commit, const char *reason)
-{
-	char digest[COMMITSIG_DIGEST_HEX] = "";
-	git_repository *repo = NULL;
-	struct err e = {{0}};
-	git_oid id;
-
-	if (git_oid_fromstr(&id, commit) == 0 && mirror_open(&repo, c->mirror, &e) == 0 &&
-	    verify_signed_digest(repo, &id, digest, &e) < 0)
-		log_msg(LOG_WARNING, commit, NULL,
-			"the signed content of %.12s is unknown (%s): only its id is remembered",
-			commit, e.msg);
-	git_repository_free(repo);
-	failed_remember(c->st.root, commit, digest, reason);
-}
-
-static void record_history(struct cycle *c, const char *outcome, const char *reason)
-{
-	json_t *entry = json_pack(
-		"{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:s?}", "commit",
-		c->res->commit, "outcome", outcome, "reason", reason, "signer",
-		state_get(&c->st, "target_signer"), "key", state_get(&c->st, "target_key"),
-		"store_path", state_get(&c->st, "target_path"), "previous_path",
-		state_get(&c->st, "previous_path"), "started_at",
-		(json_int_t)state_get_int(&c->st, "started_at"), "finished_at",
-		(json_int_t)time(NULL), "closure_diff", state_get(&c->st, "closure_diff"));
-	struct err e = {{0}};
-
-	/* Where this process's time went: the agent's own work vs nix and activation. */
-	if (entry) {
-		double wall = clock_monotonic() - c->wall_start;
-		double child = spawn_total_seconds() - c->child_start;
-		json_object_set_new(entry, "cycle_ms", json_integer((json_int_t)(wall * 1000)));
-		json_object_set_new(entry, "children_ms", json_integer((json_int_t)(child * 1000)));
-	}
-
-	if (entry && history_append(c->cfg->agent.state_dir, entry, &e) < 0)
-		log_msg(LOG_WARNING, c->res->commit, NULL, "recording history: %s", e.msg);
 }
 
 /* Tells the world about the state the cycle ended in: webhook, metrics file,
  * deployment hook. Reporting failures are logged and change no outcome. */
+/* The history's newest entry, into entry; NULL when there is none. */
+static const struct history_entry *last_entry(const json_t *history, struct history_entry *entry)
+{
+	if (!json_array_size(history))
+		return NULL;
+	history_entry_read(json_array_get(history, json_array_size(history) - 1), entry);
+	return entry;
+}
+
 static void report_outcome(struct cycle *c, bool changed)
 {
 	enum cycle_outcome o = c->res->outcome;
 	const char *commit = c->res->commit[0] ? c->res->commit : NULL;
+	struct history_entry entry;
 	json_t *history = NULL;
 	struct err e = {{0}};
 
 	/* A poll that finds nothing new is not a state change: only retry the outbox. */
-	if ((changed ? report_state(c->cfg, c->st.root, &e) : report_flush(c->cfg, &e)) < 0)
+	if ((changed ? report_state(c->cfg, &c->st, &e) : report_flush(c->cfg, &e)) < 0)
 		log_msg(LOG_WARNING, commit, "report", "webhook: %s", e.msg);
 	if (c->cfg->report.metrics_file || c->cfg->report.command) {
 		history = history_load(c->cfg->agent.state_dir, &e);
 		if (!history)
 			log_msg(LOG_WARNING, commit, "report", "reading history: %s", e.msg);
 	}
-	if (metrics_write(c->cfg, c->st.root, history, &e) < 0)
+	if (metrics_write(c->cfg, &c->st, history, &e) < 0)
 		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
 	if ((o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED) &&
-	    hook_run(c->cfg, outcome_names[o], c->st.root,
-		     json_array_get(history, json_array_size(history) - 1), &e) < 0)
+	    hook_run(c->cfg, outcome_names[o], &c->st, last_entry(history, &entry), &e) < 0)
 		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
 	json_decref(history);
 }
@@ -226,475 +232,134 @@ static int save_outcome(struct cycle *c)
 		log_msg(LOG_NOTICE, c->res->commit, NULL, "the state is saved again");
 		return 0;
 	}
-	state_release(&unsaved);
+	unsaved_forget();
 	unsaved.path = strdup(c->st.path);
-	unsaved.root = json_incref(c->st.root);
+	unsaved.text = state_text(&c->st);
 	log_msg(LOG_CRIT, c->res->commit, NULL,
 		"the state is still not saved (%s); a daemon retries before its next cycle",
 		c->e->msg);
 	return -1;
 }
 
+static bool is_failure(enum cycle_outcome o)
+{
+	return o == CYCLE_ERROR || o == CYCLE_REFUSED || o == CYCLE_FAILED ||
+	       o == CYCLE_ROLLED_BACK;
+}
+
 /* Ends the cycle: the outcome is persisted with phase idle, then reported. */
-static int finish(struct cycle *c, const char *error)
+static int finish(struct cycle *c)
 {
 	enum cycle_outcome o = c->res->outcome;
-	const char *prev = state_get(&c->st, "last_outcome");
 	/* Deployments always count; a refusal, error or idle poll only when the
 	 * outcome differs from the last one. */
 	bool changed = o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED ||
-		       o == CYCLE_BUILT || !prev || strcmp(prev, outcome_names[o]) != 0;
+		       o == CYCLE_BUILT || c->st.last_outcome != (int)o;
 	int rc;
 
-	metrics_note_outcome(c->st.root, outcome_names[c->res->outcome]);
-	state_set(&c->st, "phase", "idle");
-	state_set(&c->st, "last_outcome", outcome_names[c->res->outcome]);
-	state_set(&c->st, "last_error", error);
-	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
+	state_clear_target(&c->st);
+	metrics_note_outcome(&c->st, o);
+	c->st.phase = PHASE_IDLE;
+	c->st.last_outcome = (int)o;
+	state_set_str(&c->st.last_error, is_failure(o) ? c->res->message : NULL);
+	c->st.last_cycle_at = (int64_t)time(NULL);
 	if (hooks.next_delay)
-		state_set_int(&c->st, "next_poll_at", (int64_t)time(NULL) + hooks.next_delay(o));
+		c->st.next_poll_at = (int64_t)time(NULL) + hooks.next_delay(o);
 	rc = save_outcome(c);
 	report_outcome(c, changed);
 	return rc;
 }
 
-/* Switches the secrets back to the generation before this deployment, once:
- * only while the one this deployment installed is current. */
-static void restore_secrets(struct cycle *c)
+/* The one loop: for each phase, the stop rule, the phase saved with what its
+ * step needs, the step; then the outcome, in one place. */
+static int run_phases(struct cycle *c, int next)
 {
-	unsigned installed = (unsigned)state_get_int(&c->st, "secrets_generation"), current = 0;
-	struct err e = {{0}};
+	while (next < PHASE_COUNT) {
+		const struct phase_row *row = &phases[next];
 
-	if (!installed || secrets_current(c->cfg->secrets.dir, &current, &e) < 0 ||
-	    current != installed)
-		return;
-	if (secrets_rollback(c->cfg->secrets.dir, &current, &e) < 0)
-		log_msg(LOG_ERR, c->res->commit, "rollback", "secrets: %s", e.msg);
-	else
-		log_msg(LOG_NOTICE, c->res->commit, "rollback", "secrets back to generation %u",
-			current);
-}
-
-/* Re-activates previous_path. mark_failed keeps the commit from being tried
- * again; an interruption that was not the commit's fault does not. */
-static int roll_back(struct cycle *c, const char *reason, bool mark_failed)
-{
-	const char *previous = state_get(&c->st, "previous_path");
-	char why[1024];
-	struct err e = {{0}};
-
-	snprintf(why, sizeof(why), "%s", reason);
-	state_set(&c->st, "rollback_reason", why);
-	if (enter_phase(c, "rollback", "rolling back to %s: %s", previous ? previous : "(none)",
-			why) < 0)
+		c->phase = (enum cycle_phase)next;
+		if (row->stop == STOP_BEFORE && cycle_stop_requested())
+			next = cycle_stopped(c, row->name);
+		else if (enter_phase(c) < 0)
+			next = STEP_ABORT;
+		else if (row->stop == STOP_SAVED && cycle_stop_requested())
+			next = cycle_stopped(c, row->name);
+		else
+			next = row->step(c);
+	}
+	if (next == STEP_ABORT)
 		return -1;
-	restore_secrets(c);
-	if (activate_rollback(c->cfg, previous, &e) < 0) {
-		set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", why, e.msg);
-		log_msg(LOG_CRIT, c->res->commit, "rollback", "rollback failed: %s", e.msg);
-	} else {
-		set_result(c, CYCLE_ROLLED_BACK, "rolled back to %s: %s", previous, why);
-	}
-	if (mark_failed)
-		remember_failed(c, c->res->commit, why);
-	record_history(c, "rolled-back", c->res->message);
-	clear_target(c);
-	return finish(c, c->res->message);
+	return c->res->outcome == CYCLE_STOPPED ? 0 : finish(c);
 }
 
-/* The deployment passed: make it permanent and move the trust baseline. */
-static int commit_deployment(struct cycle *c)
+/* The agent died during an activation. */
+static int resume_activation(struct cycle *c, const char *target)
 {
-	const char *path = state_get(&c->st, "target_path");
-	struct activate_result ar;
-	char link[PATH_MAX + 16];
-	struct err e = {{0}};
+	enum platform platform = c->cfg->nix.platform;
+	bool again = c->st.attempt >= 2;
+	char running[PATH_MAX];
 
-	if (enter_phase(c, "commit", "healthy; making %s the %s", path,
-			c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system") < 0)
-		return -1;
-	if (c->cfg->agent.mode == MODE_SWITCH && activate(c->cfg, path, ACTIVATE_COMMIT, &ar, &e) < 0) {
-		if (stop_requested())
-			return stopped(c, "the commit step finished");
-		return roll_back(c, e.msg, true);
+	/* mode = boot: only the profile and boot entry were being set: again. */
+	if (c->cfg->agent.mode == MODE_BOOT && target) {
+		c->activation = ACTIVATION_BOOT_AGAIN;
+		return PHASE_ACTIVATE;
 	}
-	if (c->cfg->agent.mode == MODE_SWITCH && ar.reboot_needed)
-		state_set(&c->st, "reboot_needed", "yes");
-	if (state_get_int(&c->st, "secrets_generation") &&
-	    secrets_commit(c->cfg->secrets.dir, &e) < 0)
-		log_msg(LOG_WARNING, c->res->commit, "commit", "secrets: %s", e.msg);
-	snprintf(link, sizeof(link), "%s/current", c->gcroots);
-	if (build_add_root(c->cfg, path, link, &e) < 0)
-		log_msg(LOG_WARNING, c->res->commit, "commit", "GC root: %s", e.msg);
-	state_set(&c->st, "last_good_path", state_get(&c->st, "deployed_path"));
-	state_set(&c->st, "last_good_commit", state_get(&c->st, "deployed"));
-	state_set(&c->st, "deployed", c->res->commit);
-	state_set(&c->st, "deployed_path", path);
-	state_set(&c->st, "deployed_signer", state_get(&c->st, "target_signer"));
-	state_set(&c->st, "deployed_key", state_get(&c->st, "target_key"));
-	state_set_int(&c->st, "deployed_at", (int64_t)time(NULL));
-	state_set(&c->st, "baseline", c->res->commit);
-	c->res->reboot_needed = state_get(&c->st, "reboot_needed") != NULL;
-	set_result(c, CYCLE_DEPLOYED, "deployed %s (%s)%s", c->res->commit, path,
-		   c->res->reboot_needed ? "; a reboot is needed to finish" : "");
-	record_history(c, "deployed", NULL);
-	clear_target(c);
-	state_set(&c->st, "attempt", NULL);
-	state_set(&c->st, "attempt_commit", NULL);
-	log_set_generation(hook_profile_generation(c->cfg->nix.profile));
-	log_msg(LOG_NOTICE, c->res->commit, "commit", "%s", c->res->message);
-	return finish(c, NULL);
+	/* The profile moved before the activation program ran, so it says
+	 * nothing about how far that got: undo, and try again next cycle. A
+	 * second interruption counts against the commit: it may be what kills
+	 * the agent. */
+	if (platform == PLATFORM_SYSTEM_MANAGER || platform == PLATFORM_PROFILE)
+		return cycle_to_rollback(c, "the agent was interrupted during activation", again);
+	/* The switch had begun (the running system's link moved), and under
+	 * systemd the agent died with it, maybe half-way: run it again to its
+	 * end (switch-to-configuration is idempotent), then the checks decide. */
+	activate_current(&c->cfg->nix, running, sizeof(running));
+	if (!target || strcmp(running, target) != 0 || again)
+		return cycle_to_rollback(c, "the agent was interrupted during activation", again);
+	c->activation = ACTIVATION_AGAIN;
+	return PHASE_ACTIVATE;
 }
 
-static int run_health(struct cycle *c)
+/* Where a cycle starts: what the phase on disk says (its resume rule). */
+static int first_phase(struct cycle *c)
 {
-	struct mirror_remote remote = {
-		.url = c->cfg->repo.url,
-		.branch = c->cfg->repo.branch,
-		.token_file = c->cfg->repo.token_file,
-		.ssh_key = c->cfg->repo.ssh_key,
-		.known_hosts = c->cfg->repo.known_hosts,
-		.timeout = c->cfg->repo.fetch_timeout,
-	};
-	struct health_plan plan = {.cfg = c->cfg,
-				   .remote = &remote,
-				   .failed_before = state_get(&c->st, "failed_units_before")};
-	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
-	char why[1024] = "";
+	enum cycle_phase at = c->st.phase;
+	const char *name = phases[at].name, *target = c->st.target.path;
+	char running[PATH_MAX];
 
-	if (!deadline) {
-		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
-		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
+	c->phase = at;
+	switch (phases[at].resume) {
+	case RESUME_NOTHING:
+		return PHASE_FETCH;
+	case RESUME_START_OVER:
+	case RESUME_UNDO_SECRETS:
+		cycle_log(c, LOG_WARNING,
+			  "the previous cycle was interrupted during %s; starting over", name);
+		if (phases[at].resume == RESUME_UNDO_SECRETS)
+			cycle_undo_interrupted_secrets(c);
+		state_clear_target(&c->st);
+		return PHASE_FETCH;
+	default:
+		break;
 	}
-	/* The phase is saved first: a stop now resumes at the checks, not the
-	 * activation that has ended. */
-	if (enter_phase(c, "health", "checking health until %lds from now",
-			(long)(deadline - time(NULL))) < 0)
-		return -1;
-	if (stop_requested())
-		return stopped(c, "health");
-	plan.should_stop = hooks.should_stop;
-	plan.tick = hooks.tick;
-	int verdict = health_configured(c->cfg) ? health_wait(&plan, deadline, why, sizeof(why)) : 0;
-	if (verdict == 2)
-		return stopped(c, "the health verdict");
-	if (verdict != 0)
-		return roll_back(c, why, true);
-	state_set(&c->st, "health", health_configured(c->cfg) ? "passed" : "no checks configured");
-	return commit_deployment(c);
-}
-
-/* The switch had begun (the running system's link moved) when the agent
- * died, and under systemd it died with it, maybe half-way: run it again to
- * its end (switch-to-configuration is idempotent), then the checks decide. */
-static int reactivate(struct cycle *c, const char *target_path)
-{
-	struct activate_result ar;
-	struct err e = {{0}};
-
-	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
-	if (enter_phase(c, "activate", "activating %s again: the agent was interrupted during it",
-			target_path) < 0)
-		return -1;
-	if (activate(c->cfg, target_path, ACTIVATE_TRY, &ar, &e) < 0) {
-		if (stop_requested())
-			return stopped(c, "the activation finished");
-		return roll_back(c, e.msg, true);
-	}
-	if (ar.reboot_needed)
-		state_set(&c->st, "reboot_needed", "yes");
-	return run_health(c);
-}
-
-/* The agent died with a deployment in flight: finish it. What had ended is
- * not run again; an interrupted activation is (see reactivate). */
-static int resume(struct cycle *c, const char *phase)
-{
-	const char *target_path = state_get(&c->st, "target_path");
-	char current[PATH_MAX];
-
-	snprintf(c->res->commit, sizeof(c->res->commit), "%s", state_get(&c->st, "target") ?: "");
-	log_msg(LOG_WARNING, c->res->commit, phase, "resuming a deployment interrupted during %s",
-		phase);
-	if (strcmp(phase, "rollback") == 0)
-		return roll_back(c, state_get(&c->st, "rollback_reason") ?: "interrupted", true);
-	if (strcmp(phase, "commit") == 0)
-		return commit_deployment(c);
-	if (strcmp(phase, "activate") == 0 && c->cfg->agent.mode == MODE_BOOT && target_path) {
-		/* Only the profile and boot entry were being set: do it again. */
-		struct activate_result ar;
-		struct err e = {{0}};
-		if (activate(c->cfg, target_path, ACTIVATE_BOOT, &ar, &e) < 0)
-			return roll_back(c, e.msg, true);
-		state_set(&c->st, "reboot_needed", "yes");
-		return commit_deployment(c);
-	}
-	if (strcmp(phase, "activate") == 0 && (c->cfg->nix.platform == PLATFORM_SYSTEM_MANAGER ||
-						 c->cfg->nix.platform == PLATFORM_PROFILE)) {
-		/* The profile moved before the activation program ran, so it says
-		 * nothing about how far that got: undo, and try again next cycle. */
-		return roll_back(c, "the agent was interrupted during activation",
-				 state_get_int(&c->st, "attempt") >= 2);
-	}
-	activate_current(c->cfg, current, sizeof(current));
-	if (strcmp(phase, "activate") == 0) {
-		/* A second interruption counts against the commit: it may be what
-		 * kills the agent. */
-		if (!target_path || strcmp(current, target_path) != 0 ||
-		    state_get_int(&c->st, "attempt") >= 2)
-			return roll_back(c, "the agent was interrupted during activation",
-					 state_get_int(&c->st, "attempt") >= 2);
-		return reactivate(c, target_path);
+	snprintf(c->res->commit, sizeof(c->res->commit), "%s", c->st.target.commit ?: "");
+	cycle_log(c, LOG_WARNING, "resuming a deployment interrupted during %s", name);
+	if (phases[at].resume == RESUME_ACTIVATION)
+		return resume_activation(c, target);
+	if (phases[at].resume == RESUME_RUN_AGAIN) {
+		/* A rollback goes on for the reason it began with. */
+		snprintf(c->why, sizeof(c->why), "%s",
+			 c->st.target.rollback_reason ?: "interrupted");
+		c->mark_failed = true;
+		return at;
 	}
 	/* Checks of another system say nothing about the target: a rollback
 	 * that could not be recorded left the previous one running. */
-	if (!target_path || strcmp(current, target_path) != 0)
-		return roll_back(c, "the system running is not the one being checked", true);
-	/* In health checks: they decide, against the old deadline. */
-	return run_health(c);
-}
-
-/* Decrypts the commit's secrets into a new generation before activation.
- * Returns 0 to go on; otherwise the cycle has ended (res says how) or -1. */
-static int install_secrets(struct cycle *c)
-{
-	git_repository *repo = NULL;
-	unsigned before = 0, generation = 0;
-	size_t count = 0;
-	struct err e = {{0}};
-	git_oid id;
-	int rc;
-
-	if (stop_requested()) {
-		stopped(c, "secrets");
-		return 1;
-	}
-	if (secrets_current(c->cfg->secrets.dir, &before, &e) < 0)
-		before = 0;
-	state_set_int(&c->st, "secrets_before", before);
-	if (enter_phase(c, "secrets", "decrypting the secrets of %.12s", c->res->commit) < 0)
-		return -1;
-	git_oid_fromstr(&id, c->res->commit);
-	rc = mirror_open(&repo, c->mirror, &e);
-	if (rc == 0)
-		rc = secrets_step_install(c->cfg, repo, &id, &generation, &count, &e);
-	git_repository_free(repo);
-	if (rc < 0) {
-		/* Nothing was switched: the running system keeps its secrets. */
-		set_result(c, CYCLE_FAILED, "secrets: %s", e.msg);
-		log_msg(LOG_ERR, c->res->commit, "secrets", "%s", c->res->message);
-		remember_failed(c, c->res->commit, c->res->message);
-		record_history(c, "secrets-failed", c->res->message);
-		clear_target(c);
-		return finish(c, c->res->message) < 0 ? -1 : 1;
-	}
-	state_set_int(&c->st, "secrets_generation", generation);
-	if (generation)
-		log_msg(LOG_INFO, c->res->commit, "secrets", "%zu secret%s in generation %u", count,
-			count == 1 ? "" : "s", generation);
-	return 0;
-}
-
-/* Points BUILD_REF at the verified commit, so nix builds exactly that. */
-static int pin_build_ref(struct cycle *c, struct err *e)
-{
-	git_repository *repo = NULL;
-	git_oid id;
-	int rc = -1;
-
-	if (git_oid_fromstr(&id, c->res->commit) < 0)
-		return err_set(e, "bad commit id %s", c->res->commit);
-	if (mirror_open(&repo, c->mirror, e) < 0)
-		return -1;
-	/* Nix needs every object of the history: a gap would fail the build,
-	 * and the commit with it, for what is the mirror's fault. */
-	if (mirror_check_complete(repo, c->mirror, &id, e) < 0)
-		rc = -1;
-	else if (git_reference_create(NULL, repo, BUILD_REF, &id, 1, "cim-agent build") < 0)
-		err_set(e, "%s: %s", BUILD_REF, git_error_last()->message);
-	else
-		rc = 0;
-	git_repository_free(repo);
-	return rc;
-}
-
-/* Units that had failed before the activation are not held against it. */
-static void record_failed_baseline(struct cycle *c)
-{
-	char units[HEALTH_UNITS_MAX];
-	struct err e = {{0}};
-
-	if (health_failed_baseline(c->cfg, units, sizeof(units), &e) < 0) {
-		log_msg(LOG_WARNING, c->res->commit, "activate", "%s", e.msg);
-		units[0] = '\0';
-	}
-	state_set(&c->st, "failed_units_before", units[0] ? units : NULL);
-	if (units[0])
-		log_msg(LOG_NOTICE, c->res->commit, "activate",
-			"already failed before the activation, not counted against it: %s", units);
-}
-
-static int deploy(struct cycle *c, const struct pull_outcome *po)
-{
-	char out_link[PATH_MAX + 16], prev_link[PATH_MAX + 16], path[PATH_MAX], current[PATH_MAX];
-	struct activate_result ar;
-	struct err e = {{0}};
-	char *diff = NULL;
-
-	state_set(&c->st, "target", c->res->commit);
-	state_set(&c->st, "target_signer", po->result.identity);
-	state_set(&c->st, "target_key", po->result.fingerprint);
-	state_set_int(&c->st, "started_at", (int64_t)time(NULL));
-	if (stop_requested())
-		return stopped(c, "build");
-	if (enter_phase(c, "build", "building %.12s (%s)", c->res->commit, c->cfg->nix.attr) < 0)
-		return -1;
-	if (dir_create(c->gcroots, 0700, c->e) < 0)
-		return -1;
-	snprintf(out_link, sizeof(out_link), "%s/candidate", c->gcroots);
-	if (pin_build_ref(c, &e) < 0) {
-		set_result(c, CYCLE_ERROR, "%s", e.msg);
-		clear_target(c);
-		return finish(c, c->res->message);
-	}
-	if (build_system(c->cfg, c->mirror, c->res->commit, out_link, path, sizeof(path), &e) < 0) {
-		/* A build killed because the agent is stopping is not the commit's fault. */
-		if (stop_requested())
-			return stopped(c, "the build finished");
-		set_result(c, CYCLE_FAILED, "%s", e.msg);
-		log_msg(LOG_ERR, c->res->commit, "build", "%s", e.msg);
-		remember_failed(c, c->res->commit, c->res->message);
-		record_history(c, "build-failed", c->res->message);
-		clear_target(c);
-		return finish(c, c->res->message);
-	}
-	state_set(&c->st, "target_path", path);
-	activate_current(c->cfg, current, sizeof(current));
-	if (current[0]) {
-		snprintf(prev_link, sizeof(prev_link), "%s/previous", c->gcroots);
-		if (build_add_root(c->cfg, current, prev_link, &e) < 0)
-			log_msg(LOG_WARNING, c->res->commit, "build", "GC root: %s", e.msg);
-		if (strcmp(current, path) != 0 &&
-		    build_diff_closures(c->cfg, current, path, &diff, &e) == 0) {
-			state_set(&c->st, "closure_diff", diff);
-			free(diff);
-		}
-	}
-	if (c->cfg->agent.mode == MODE_BUILD) {
-		state_set(&c->st, "built", c->res->commit);
-		state_set(&c->st, "built_path", path);
-		set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
-			   c->res->commit, path);
-		record_history(c, "built", NULL);
-		clear_target(c);
-		return finish(c, NULL);
-	}
-	int ended = install_secrets(c);
-	if (ended)
-		return ended < 0 ? -1 : 0;
-	state_set(&c->st, "previous_path", current[0] ? current : NULL);
-	/* Attempts count per commit and survive a rollback after an interruption. */
-	if (strcmp(state_get(&c->st, "attempt_commit") ?: "", c->res->commit) != 0)
-		state_set_int(&c->st, "attempt", 0);
-	state_set(&c->st, "attempt_commit", c->res->commit);
-	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
-	state_set(&c->st, "reboot_needed", NULL);
-	record_failed_baseline(c);
-	if (stop_requested())
-		return stopped(c, "activate");
-	if (enter_phase(c, "activate", "activating %s", path) < 0)
-		return -1;
-	if (activate(c->cfg, path,
-		     c->cfg->agent.mode == MODE_BOOT ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0) {
-		/* Killed along with us (systemctl stop): the resume decides, not a verdict. */
-		if (stop_requested())
-			return stopped(c, "the activation finished");
-		return roll_back(c, e.msg, true);
-	}
-	if (ar.reboot_needed)
-		state_set(&c->st, "reboot_needed", "yes");
-	if (c->cfg->agent.mode == MODE_BOOT) {
-		/* Nothing runs yet, so there is nothing to check: the next boot picks it up. */
-		state_set(&c->st, "reboot_needed", "yes");
-		return commit_deployment(c);
-	}
-	return run_health(c);
-}
-
-/* An install interrupted after its symlink switch leaves a generation the
- * running system never saw: switch back to the one from before. */
-static void undo_interrupted_secrets(struct cycle *c)
-{
-	unsigned before = (unsigned)state_get_int(&c->st, "secrets_before"), current = 0;
-	struct err e = {{0}};
-
-	if (secrets_current(c->cfg->secrets.dir, &current, &e) == 0 && current > before &&
-	    secrets_rollback(c->cfg->secrets.dir, &current, &e) < 0)
-		log_msg(LOG_ERR, NULL, "secrets", "%s", e.msg);
-}
-
-static int cycle_body(struct cycle *c)
-{
-	const char *phase = state_get(&c->st, "phase");
-	struct pull_outcome po;
-	int rc;
-
-	if (phase && (strcmp(phase, "activate") == 0 || strcmp(phase, "health") == 0 ||
-		      strcmp(phase, "commit") == 0 || strcmp(phase, "rollback") == 0))
-		return resume(c, phase);
-	if (phase && strcmp(phase, "idle") != 0) {
-		log_msg(LOG_WARNING, NULL, phase,
-			"the previous cycle was interrupted during %s; starting over", phase);
-		if (strcmp(phase, "secrets") == 0)
-			undo_interrupted_secrets(c);
-		clear_target(c);
-	}
-	if (stop_requested())
-		return stopped(c, "fetch");
-	char shown_url[1024];
-	config_redact_url(c->cfg->repo.url, shown_url, sizeof(shown_url));
-	if (enter_phase(c, "fetch", "fetching %s from %s", c->cfg->repo.branch, shown_url) < 0)
-		return -1;
-	/* pull_step reads and writes the state file itself: hand it over. */
-	rc = pull_step(c->cfg, false, &po, c->e);
-	state_release(&c->st);
-	if (state_load(&c->st, c->cfg->agent.state_dir, c->e) < 0)
-		return -1;
-	if (rc == PULL_ERROR) {
-		/* A fetch cut short by SIGTERM: the next start fetches again. */
-		if (stop_requested())
-			return stopped(c, "the fetch finished");
-		set_result(c, CYCLE_ERROR, "%s", c->e->msg);
-		log_msg(LOG_ERR, NULL, "fetch", "%s", c->e->msg);
-		return finish(c, c->res->message);
-	}
-	snprintf(c->res->commit, sizeof(c->res->commit), "%s", po.result.commit);
-	if (rc == PULL_REFUSED) {
-		set_result(c, CYCLE_REFUSED, "%s", po.result.reason);
-		log_msg(LOG_ERR, c->res->commit, "verify", "refused: %s", po.result.reason);
-		return finish(c, c->res->message);
-	}
-	const char *deployed = c->cfg->agent.mode == MODE_BUILD ? state_get(&c->st, "built")
-								 : state_get(&c->st, "deployed");
-	if (deployed && strcmp(deployed, c->res->commit) == 0) {
-		set_result(c, CYCLE_UP_TO_DATE, "%s is already %s", c->res->commit,
-			   c->cfg->agent.mode == MODE_BUILD ? "built" : "deployed");
-		return finish(c, NULL);
-	}
-	json_t *failed = failed_find(c->st.root, c->res->commit, po.result.signed_digest);
-	if (failed) {
-		const char *first = json_string_value(json_object_get(failed, "commit")) ?: "";
-		const char *reason = json_string_value(json_object_get(failed, "reason"));
-		char as[96] = "";
-		if (strcmp(first, c->res->commit) != 0)
-			snprintf(as, sizeof(as), " as %.41s, the same signed content", first);
-		set_result(
-		    c, CYCLE_SKIPPED,
-		    "%s failed before%s (%s); waiting for a newer commit or 'cim-agent retry'",
-		    c->res->commit, as, reason ?: "unknown reason");
-		return finish(c, NULL);
-	}
-	return deploy(c, &po);
+	activate_current(&c->cfg->nix, running, sizeof(running));
+	if (!target || strcmp(running, target) != 0)
+		return cycle_to_rollback(c, "the system running is not the one being checked",
+					 true);
+	return at;
 }
 
 static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_result *res,
@@ -717,20 +382,26 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	orphan_sweep_temps(cfg);
 	/* Nothing is decided while a child of a dead agent may still switch. */
 	if (orphan_settle(cfg->agent.state_dir, hooks.should_stop, hooks.tick, e) < 0 ||
-	    (unsaved.root && state_save(&unsaved, e) < 0 &&
+	    (unsaved.text && state_write_text(unsaved.path, unsaved.text, e) < 0 &&
 	     err_prefix(e, "the outcome of the last cycle is still not saved") < 0) ||
 	    state_load(&c->st, cfg->agent.state_dir, e) < 0) {
 		lock_release(*lock_fd);
 		return -1;
 	}
-	state_release(&unsaved);
+	unsaved_forget();
 	orphan_track(cfg->agent.state_dir);
-	state_set(&c->st, "host", cfg->agent.hostname);
-	state_set(&c->st, "platform", config_platform_name(cfg->nix.platform));
-	state_set(&c->st, "mode", config_mode_name(cfg->agent.mode));
-	state_set(&c->st, "agent_version", CIM_VERSION);
+	state_set_str(&c->st.host, cfg->agent.hostname);
+	state_set_str(&c->st.platform, config_platform_name(cfg->nix.platform));
+	state_set_str(&c->st.mode, config_mode_name(cfg->agent.mode));
+	state_set_str(&c->st.agent_version, CIM_VERSION);
 	log_set_generation(hook_profile_generation(cfg->nix.profile));
 	return 0;
+}
+
+static void cycle_close(struct cycle *c, int lock_fd)
+{
+	state_release(&c->st);
+	lock_release(lock_fd);
 }
 
 int cycle_run_once(const struct config *cfg, struct cycle_result *res, struct err *e)
@@ -740,9 +411,8 @@ int cycle_run_once(const struct config *cfg, struct cycle_result *res, struct er
 
 	if (cycle_open(&c, cfg, res, e, &lock_fd) < 0)
 		return -1;
-	rc = cycle_body(&c);
-	state_release(&c.st);
-	lock_release(lock_fd);
+	rc = run_phases(&c, first_phase(&c));
+	cycle_close(&c, lock_fd);
 	return rc;
 }
 
@@ -754,68 +424,46 @@ int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
 
 	if (cycle_open(&c, cfg, &res, e, &lock_fd) < 0)
 		return -1;
-	forgotten = failed_forget(c.st.root, commit);
+	forgotten = failed_forget(&c.st, commit);
 	if (state_save(&c.st, e) < 0)
 		forgotten = -1;
-	state_release(&c.st);
-	lock_release(lock_fd);
+	cycle_close(&c, lock_fd);
 	return forgotten;
-}
-
-static void reinstall_secrets(struct cycle *c, const char *commit)
-{
-	git_repository *repo = NULL;
-	unsigned generation = 0;
-	size_t count = 0;
-	struct err e = {{0}};
-	git_oid id;
-
-	if (git_oid_fromstr(&id, commit) < 0 || mirror_open(&repo, c->mirror, &e) < 0 ||
-	    secrets_step_install(c->cfg, repo, &id, &generation, &count, &e) < 0)
-		log_msg(LOG_WARNING, commit, "rollback",
-			"the secrets of %.12s could not be installed again, the current ones stay: "
-			"%s",
-			commit, e.msg);
-	else if (generation)
-		log_msg(LOG_NOTICE, commit, "rollback", "%zu secret%s of %.12s in generation %u",
-			count, count == 1 ? "" : "s", commit, generation);
-	git_repository_free(repo);
 }
 
 int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, struct err *e)
 {
 	struct cycle c;
 	const char *good, *good_commit, *deployed;
+	char reason[256];
 	int lock_fd, rc = -1;
 
 	if (cycle_open(&c, cfg, res, e, &lock_fd) < 0)
 		return -1;
-	good = state_get(&c.st, "last_good_path");
-	good_commit = state_get(&c.st, "last_good_commit");
-	deployed = state_get(&c.st, "deployed");
+	good = c.st.last_good_path;
+	good_commit = c.st.last_good_commit;
+	deployed = c.st.deployed;
 	if (!good || !deployed) {
 		err_set(e, "no earlier known-good deployment is recorded to roll back to");
 		goto out;
 	}
 	snprintf(res->commit, sizeof(res->commit), "%s", deployed);
-	state_set(&c.st, "target", deployed);
-	state_set(&c.st, "target_path", state_get(&c.st, "deployed_path"));
-	state_set(&c.st, "previous_path", good);
-	char reason[256];
+	state_set_str(&c.st.target.commit, deployed);
+	state_set_str(&c.st.target.path, c.st.deployed_path);
+	state_set_str(&c.st.target.previous_path, good);
 	snprintf(reason, sizeof(reason), "rolled back by the operator to %.12s",
 		 good_commit ? good_commit : "?");
 	/* The secrets of the known-good commit come back with it: decrypted anew,
 	 * since older generations were dropped when the current one was committed. */
 	if (good_commit)
-		reinstall_secrets(&c, good_commit);
+		cycle_reinstall_secrets(&c, good_commit);
 	/* Now the known-good one is what runs. */
-	state_set(&c.st, "deployed", good_commit);
-	state_set(&c.st, "deployed_path", good);
-	state_set(&c.st, "last_good_path", NULL);
-	state_set(&c.st, "last_good_commit", NULL);
-	rc = roll_back(&c, reason, true);
+	state_set_str(&c.st.deployed, good_commit);
+	state_set_str(&c.st.deployed_path, good);
+	state_set_str(&c.st.last_good_path, NULL);
+	state_set_str(&c.st.last_good_commit, NULL);
+	rc = run_phases(&c, cycle_to_rollback(&c, reason, true));
 out:
-	state_release(&c.st);
-	lock_release(lock_fd);
+	cycle_close(&c, lock_fd);
 	return rc;
 }

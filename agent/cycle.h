@@ -1,9 +1,9 @@
-/* One sync cycle: fetch -> verify -> build -> activate -> health -> commit
- * (or roll back) -> report. The phase is written to the state file before
- * each step starts, so an agent killed at any point resumes on its next
- * start: before the switch it starts over; during activation or health
- * checks it re-runs the checks against the recorded deadline and rolls back
- * when they fail; during a commit or rollback it finishes that step. */
+/* One sync cycle: a walk through the phases of the table in agent/cycle.c
+ * (fetch and verify, build, secrets, activate, health, then commit or roll
+ * back). That table says, for each phase, what runs, what a restart does
+ * when the agent died in it, and whether a stop may interrupt it; the phase
+ * is saved in the state file before its step starts, so that a crash at any
+ * point resumes on the next start. */
 #ifndef CIM_CYCLE_H
 #define CIM_CYCLE_H
 
@@ -12,16 +12,35 @@
 struct config;
 struct err;
 
+enum cycle_phase {
+	PHASE_IDLE,
+	PHASE_FETCH,
+	PHASE_BUILD,
+	PHASE_SECRETS,
+	PHASE_ACTIVATE,
+	PHASE_HEALTH,
+	PHASE_COMMIT,
+	PHASE_ROLLBACK,
+	PHASE_COUNT
+};
+
+/* The phase's name, as the state file, the logs and the metrics say it. */
+const char *cycle_phase_name(enum cycle_phase p);
+
+/* The phase named name; -1 when there is none. */
+int cycle_phase_parse(const char *name);
+
 enum cycle_outcome {
 	CYCLE_UP_TO_DATE,  /* nothing new */
-	CYCLE_DEPLOYED,    /* a new commit is running and healthy */
-	CYCLE_BUILT,       /* mode = build: built, not activated */
+	CYCLE_DEPLOYED,	   /* a new commit is running and healthy */
+	CYCLE_BUILT,	   /* mode = build: built, not activated */
 	CYCLE_ROLLED_BACK, /* activation or health failed; previous system restored */
-	CYCLE_FAILED,      /* build or secrets failed; nothing was switched */
-	CYCLE_SKIPPED,     /* the tip failed before; waiting for a newer commit */
-	CYCLE_REFUSED,     /* the tip did not pass verification */
-	CYCLE_ERROR,       /* fetch or local failure; nothing changed */
-	CYCLE_STOPPED,     /* asked to stop between steps; the state resumes it */
+	CYCLE_FAILED,	   /* build or secrets failed; nothing was switched */
+	CYCLE_SKIPPED,	   /* the tip failed before; waiting for a newer commit */
+	CYCLE_REFUSED,	   /* the tip did not pass verification */
+	CYCLE_ERROR,	   /* fetch or local failure; nothing changed */
+	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
+	CYCLE_OUTCOME_COUNT
 };
 
 struct cycle_result {
@@ -32,6 +51,9 @@ struct cycle_result {
 };
 
 const char *cycle_outcome_name(enum cycle_outcome o);
+
+/* The outcome named name; -1 when there is none. */
+int cycle_outcome_parse(const char *name);
 
 /* Set by the daemon: should_stop() asks the cycle to stop at the next step
  * boundary (the state file then resumes it); tick() runs while waiting. */

@@ -1,6 +1,6 @@
 #include "agent/lock.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "agent/log.h"
 
-#include "agent/sdcompat.h"
+#include "base/sdcompat.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 #include "agent/orphan.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "agent/log.h"
 #include "apply/pgroup.h"
 #include "apply/spawn.h"

@@ -1,7 +1,8 @@
 #include "agent/secrets_step.h"
 
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
+#include "pull/pull.h"
 #include "secrets/identity.h"
 #include "secrets/install.h"
 #include "secrets/manifest.h"
@@ -10,107 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-int secrets_tree_read_blob(void *ctx, const char *path, char **data, size_t *len,
-			   int *is_symlink, struct err *e)
-{
-	git_tree *root = ctx;
-	git_tree_entry *entry = NULL;
-	git_blob *blob = NULL;
-	char prefix[1024];
-	const char *slash;
-	int rc = -1;
-
-	*data = NULL;
-	*is_symlink = 0;
-	if (strlen(path) >= sizeof(prefix))
-		return err_set(e, "%s: path too long", path);
-	/* Every directory on the way must be a tree: a symlink there is refused. */
-	for (slash = strchr(path, '/');; slash = strchr(slash + 1, '/')) {
-		size_t n = slash ? (size_t)(slash - path) : strlen(path);
-		memcpy(prefix, path, n);
-		prefix[n] = '\0';
-		if (git_tree_entry_bypath(&entry, root, prefix) < 0)
-			return err_set(e, "%s: not in the commit", prefix);
-		if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK) {
-			*is_symlink = 1;
-			git_tree_entry_free(entry);
-			return 0;
-		}
-		if (!slash)
-			break;
-		git_tree_entry_free(entry);
-	}
-	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
-		err_set(e, "%s: not a file", path);
-		goto out;
-	}
-	if (git_blob_lookup(&blob, git_tree_owner(root), git_tree_entry_id(entry)) < 0) {
-		err_set(e, "%s: %s", path, git_error_last()->message);
-		goto out;
-	}
-	if ((size_t)git_blob_rawsize(blob) > SECRETS_MAX_FILE) {
-		err_set(e, "%s: larger than %d bytes", path, SECRETS_MAX_FILE);
-		goto out;
-	}
-	*len = (size_t)git_blob_rawsize(blob);
-	*data = malloc(*len + 1);
-	if (!*data) {
-		err_set(e, "out of memory");
-		goto out;
-	}
-	memcpy(*data, git_blob_rawcontent(blob), *len);
-	(*data)[*len] = '\0';
-	rc = 0;
-out:
-	git_blob_free(blob);
-	git_tree_entry_free(entry);
-	return rc;
-}
-
-int secrets_step_install(const struct config *cfg, git_repository *repo, const git_oid *commit,
-			 unsigned *generation, size_t *installed, struct err *e)
+/* The one installer, for the cycle and for `secrets install`. */
+int secrets_step_install_from(const struct config *cfg, secrets_read_blob_fn read_blob, void *ctx,
+			      bool have_manifest, bool drop_leftovers, unsigned *generation,
+			      size_t *installed, struct err *e)
 {
 	struct age_identities ids = {0};
 	struct manifest *m = NULL;
-	git_commit *c = NULL;
-	git_tree *tree = NULL;
-	git_tree_entry *probe = NULL;
 	unsigned current = 0;
-	bool have_manifest;
-	int rc = -1, found;
+	int rc = -1;
 
 	*generation = 0;
 	*installed = 0;
-	if (git_commit_lookup(&c, repo, commit) < 0 || git_commit_tree(&tree, c) < 0) {
-		err_set(e, "reading the commit: %s", git_error_last()->message);
-		goto out;
-	}
-	found = git_tree_entry_bypath(&probe, tree, cfg->secrets.manifest);
-	if (found < 0 && found != GIT_ENOTFOUND) {
-		err_set(e, "%s: %s", cfg->secrets.manifest, git_error_last()->message);
-		goto out;
-	}
-	have_manifest = found == 0;
-	if (secrets_current(cfg->secrets.dir, &current, e) < 0)
-		goto out;
-	if (!have_manifest && !current) {
-		rc = 0; /* no secrets now, none before: nothing to do */
-		goto out;
-	}
+	if ((drop_leftovers || !have_manifest) &&
+	    secrets_current(cfg->secrets.dir, &current, e) < 0)
+		return -1;
+	if (!have_manifest && !current)
+		return 0; /* no secrets now, none before: nothing to do */
 	/* Only the running generation may stay: a leftover from an interrupted
 	 * install or rollback must never become a rollback target. */
-	if (current && secrets_commit(cfg->secrets.dir, e) < 0)
-		goto out;
+	if (drop_leftovers && current && secrets_commit(cfg->secrets.dir, e) < 0)
+		return -1;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		err_set(e, "out of memory");
-		goto out;
+		return -1;
 	}
 	/* Without a manifest the new generation is empty: removing the manifest
 	 * revokes the secrets, and a rollback brings them back. */
 	if (have_manifest) {
-		if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_tree_read_blob, tree, e) <
-		    0)
+		if (identity_sodium_init(e) < 0 ||
+		    secrets_load_manifest(m, cfg->secrets.manifest, read_blob, ctx, e) < 0)
 			goto out;
 		for (size_t i = 0; i < cfg->secrets.identity.n; i++)
 			if (identity_load_file(&ids, cfg->secrets.identity.v[i], e) < 0) {
@@ -119,21 +50,35 @@ int secrets_step_install(const struct config *cfg, git_repository *repo, const g
 			}
 	}
 	const struct secrets_install_opts o = {
-		.dir = cfg->secrets.dir,
-		.hostname = cfg->agent.hostname,
-		.allow_persistent = cfg->secrets.allow_persistent,
-		.ids = &ids,
-		.read_blob = secrets_tree_read_blob,
-		.read_ctx = tree,
+	    .dir = cfg->secrets.dir,
+	    .hostname = cfg->agent.hostname,
+	    .allow_persistent = cfg->secrets.allow_persistent,
+	    .ids = &ids,
+	    .read_blob = read_blob,
+	    .read_ctx = ctx,
 	};
 	rc = secrets_install(m, &o, generation, installed, e);
 out:
 	identities_release(&ids);
-	if (m)
-		manifest_release(m);
+	manifest_release(m);
 	free(m);
-	git_tree_entry_free(probe);
-	git_tree_free(tree);
-	git_commit_free(c);
+	return rc;
+}
+
+int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
+			 unsigned *generation, size_t *installed, struct err *e)
+{
+	struct pull_tree *tree = NULL;
+	int rc = -1, found;
+
+	*generation = 0;
+	*installed = 0;
+	if (pull_tree_open(&tree, mirror, commit, SECRETS_MAX_FILE, e) < 0)
+		return -1;
+	found = pull_tree_has(tree, cfg->secrets.manifest, e);
+	if (found >= 0)
+		rc = secrets_step_install_from(cfg, pull_tree_read, tree, found == 1, true,
+					       generation, installed, e);
+	pull_tree_close(tree);
 	return rc;
 }

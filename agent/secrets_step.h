@@ -4,21 +4,29 @@
 #ifndef CIM_SECRETS_STEP_H
 #define CIM_SECRETS_STEP_H
 
-#include <git2.h>
+#include "secrets/install.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
 struct err;
 
-/* Installs the secrets of commit for this host as a new generation, after
- * deleting every generation but the running one. A commit without a manifest
- * gets an empty generation when secrets were installed before (removing the
- * manifest revokes them); *generation is 0 when there was nothing to do. */
-int secrets_step_install(const struct config *cfg, git_repository *repo, const git_oid *commit,
+/* Installs the secrets of commit (in the mirror) for this host as a new
+ * generation, after deleting every generation but the running one. A commit
+ * without a manifest gets an empty generation when secrets were installed
+ * before (removing the manifest revokes them); *generation is 0 when there
+ * was nothing to do. */
+int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
 			 unsigned *generation, size_t *installed, struct err *e);
 
-/* Reads a file of a git tree for secrets_install(); ctx is a git_tree *. */
-int secrets_tree_read_blob(void *ctx, const char *path, char **data, size_t *len,
-			   int *is_symlink, struct err *e);
+/* The same from any source of the manifest and its files (the cycle reads
+ * the commit's tree, `secrets install --repo` a directory); have_manifest:
+ * the manifest exists there; drop_leftovers: delete every generation but the
+ * running one first, as the cycle does (`secrets install` keeps them, so that
+ * `secrets rollback` can go back more than one). */
+int secrets_step_install_from(const struct config *cfg, secrets_read_blob_fn read_blob, void *ctx,
+			      bool have_manifest, bool drop_leftovers, unsigned *generation,
+			      size_t *installed, struct err *e);
 
 #endif

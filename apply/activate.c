@@ -1,6 +1,6 @@
 #include "apply/activate.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/build.h"
 #include "apply/spawn.h"
 
@@ -12,12 +12,12 @@
 
 #define ACTIVATION_TIMEOUT (30 * 60)
 
-void activate_current(const struct config *cfg, char *buf, size_t size)
+void activate_current(const struct nix_settings *nix, char *buf, size_t size)
 {
-	const char *link = (cfg->nix.platform == PLATFORM_NIXOS ||
-			    cfg->nix.platform == PLATFORM_DARWIN)
-				   ? cfg->nix.current_system
-				   : cfg->nix.profile;
+	const char *link = (nix->platform == PLATFORM_NIXOS ||
+			    nix->platform == PLATFORM_DARWIN)
+				   ? nix->current_system
+				   : nix->profile;
 	char resolved[PATH_MAX];
 
 	if (realpath(link, resolved))
@@ -66,9 +66,9 @@ static int run_activation(const char *program, const char *arg, struct activate_
 	return 0;
 }
 
-static int activate_program(const struct config *cfg, const char *path, char *buf, size_t size)
+static int activate_program(const struct nix_settings *nix, const char *path, char *buf, size_t size)
 {
-	switch (cfg->nix.platform) {
+	switch (nix->platform) {
 	case PLATFORM_NIXOS:
 		snprintf(buf, size, "%s/bin/switch-to-configuration", path);
 		break;
@@ -83,39 +83,39 @@ static int activate_program(const struct config *cfg, const char *path, char *bu
 	return access(buf, X_OK) == 0 ? 0 : -1;
 }
 
-int activate(const struct config *cfg, const char *path, enum activate_step step,
+int activate(const struct nix_settings *nix, const char *path, enum activate_step step,
 	     struct activate_result *r, struct err *e)
 {
 	char program[PATH_MAX];
-	bool have_program = activate_program(cfg, path, program, sizeof(program)) == 0;
+	bool have_program = activate_program(nix, path, program, sizeof(program)) == 0;
 
 	memset(r, 0, sizeof(*r));
-	if (cfg->nix.platform == PLATFORM_NIXOS) {
+	if (nix->platform == PLATFORM_NIXOS) {
 		if (!have_program)
 			return err_set(e, "%s is not a NixOS system (no bin/switch-to-configuration)",
 				       path);
 		if (step == ACTIVATE_TRY)
 			return run_activation(program, "test", r, e);
-		if (build_set_profile(cfg, path, e) < 0)
+		if (build_set_profile(nix, path, e) < 0)
 			return -1;
 		return run_activation(program, "boot", r, e);
 	}
 	/* Other platforms have no "test" activation: the profile moves first. */
 	if (step == ACTIVATE_COMMIT)
 		return 0;
-	if (build_set_profile(cfg, path, e) < 0)
+	if (build_set_profile(nix, path, e) < 0)
 		return -1;
 	if (step == ACTIVATE_BOOT)
 		return 0;
 	if (!have_program) {
-		if (cfg->nix.platform == PLATFORM_PROFILE)
+		if (nix->platform == PLATFORM_PROFILE)
 			return 0; /* a plain profile needs no activation */
 		return err_set(e, "%s has no activation program %s", path, program);
 	}
 	return run_activation(program, NULL, r, e);
 }
 
-int activate_rollback(const struct config *cfg, const char *previous, struct err *e)
+int activate_rollback(const struct nix_settings *nix, const char *previous, struct err *e)
 {
 	char program[PATH_MAX], profile_now[PATH_MAX];
 	struct activate_result r;
@@ -123,21 +123,21 @@ int activate_rollback(const struct config *cfg, const char *previous, struct err
 
 	if (!previous || !*previous)
 		return err_set(e, "no previous system is recorded to roll back to");
-	have_program = activate_program(cfg, previous, program, sizeof(program)) == 0;
-	if (cfg->nix.platform == PLATFORM_NIXOS) {
+	have_program = activate_program(nix, previous, program, sizeof(program)) == 0;
+	if (nix->platform == PLATFORM_NIXOS) {
 		if (!have_program)
 			return err_set(e, "%s has no bin/switch-to-configuration", previous);
 		if (run_activation(program, "test", &r, e) < 0)
 			return -1;
 		/* Only touch the boot default when a commit step had already moved it. */
-		if (!realpath(cfg->nix.profile, profile_now) || strcmp(profile_now, previous) != 0) {
-			if (build_set_profile(cfg, previous, e) < 0)
+		if (!realpath(nix->profile, profile_now) || strcmp(profile_now, previous) != 0) {
+			if (build_set_profile(nix, previous, e) < 0)
 				return -1;
 			return run_activation(program, "boot", &r, e);
 		}
 		return 0;
 	}
-	if (build_set_profile(cfg, previous, e) < 0)
+	if (build_set_profile(nix, previous, e) < 0)
 		return -1;
 	if (!have_program)
 		return 0;

@@ -8,7 +8,7 @@
 #ifndef CIM_ACTIVATE_H
 #define CIM_ACTIVATE_H
 
-#include "agent/config.h"
+#include "apply/settings.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,14 +25,14 @@ struct activate_result {
 	bool reboot_needed; /* switch-to-configuration exited 100 */
 };
 
-int activate(const struct config *cfg, const char *path, enum activate_step step,
+int activate(const struct nix_settings *nix, const char *path, enum activate_step step,
 	     struct activate_result *r, struct err *e);
 
 /* Re-activates exactly previous (a store path) and points the profile at it. */
-int activate_rollback(const struct config *cfg, const char *previous, struct err *e);
+int activate_rollback(const struct nix_settings *nix, const char *previous, struct err *e);
 
 /* The store path of the running system (nixos, darwin: the current_system
  * link; otherwise the profile), or "" when there is none yet. */
-void activate_current(const struct config *cfg, char *buf, size_t size);
+void activate_current(const struct nix_settings *nix, char *buf, size_t size);
 
 #endif

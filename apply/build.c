@@ -1,6 +1,6 @@
 #include "apply/build.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/spawn.h"
 
 #include <limits.h>
@@ -11,12 +11,12 @@
 
 #define NIX_FEATURES "nix-command flakes"
 
-void build_nix_tool(const struct config *cfg, const char *tool, char *buf, size_t size)
+void build_nix_tool(const struct nix_settings *nix, const char *tool, char *buf, size_t size)
 {
-	const char *slash = strrchr(cfg->nix.nix, '/');
+	const char *slash = strrchr(nix->nix, '/');
 
 	if (slash)
-		snprintf(buf, size, "%.*s/%s", (int)(slash - cfg->nix.nix), cfg->nix.nix, tool);
+		snprintf(buf, size, "%.*s/%s", (int)(slash - nix->nix), nix->nix, tool);
 	else
 		snprintf(buf, size, "%s", tool);
 }
@@ -43,7 +43,7 @@ static int run_checked(const char *const argv[], unsigned timeout, bool capture,
 	return 0;
 }
 
-int build_system(const struct config *cfg, const char *mirror, const char *commit,
+int build_system(const struct nix_settings *nix, const char *mirror, const char *commit,
 		 const char *out_link, char *store_path, size_t size, struct err *e)
 {
 	const char *argv[12 + BUILD_MAX_ARGS];
@@ -55,16 +55,16 @@ int build_system(const struct config *cfg, const char *mirror, const char *commi
 	/* Nix fetches "ref" into its cache and then checks out "rev": name a ref
 	 * that holds exactly the verified commit (see BUILD_REF). */
 	snprintf(ref, sizeof(ref), "git+file://%s?ref=" BUILD_REF "&rev=%s#%s", mirror, commit,
-		 cfg->nix.attr);
-	argv[argc++] = cfg->nix.nix;
+		 nix->attr);
+	argv[argc++] = nix->nix;
 	argv[argc++] = "--extra-experimental-features";
 	argv[argc++] = NIX_FEATURES;
 	argv[argc++] = "build";
 	argv[argc++] = "--print-build-logs";
 	argv[argc++] = "--out-link";
 	argv[argc++] = out_link;
-	if (cfg->nix.build_args) {
-		args_copy = strdup(cfg->nix.build_args);
+	if (nix->build_args) {
+		args_copy = strdup(nix->build_args);
 		if (!args_copy)
 			return err_set(e, "out of memory");
 		for (char *tok = strtok_r(args_copy, " \t", &save); tok;
@@ -80,7 +80,7 @@ int build_system(const struct config *cfg, const char *mirror, const char *commi
 	argv[argc++] = ref;
 	argv[argc] = NULL;
 	unlink(out_link);
-	int rc = run_checked(argv, cfg->nix.build_timeout, false, &r, "nix build", e);
+	int rc = run_checked(argv, nix->build_timeout, false, &r, "nix build", e);
 	free(args_copy);
 	if (rc < 0)
 		return err_prefix(e, "building %s", ref);
@@ -92,12 +92,12 @@ int build_system(const struct config *cfg, const char *mirror, const char *commi
 	return 0;
 }
 
-int build_add_root(const struct config *cfg, const char *path, const char *link, struct err *e)
+int build_add_root(const struct nix_settings *nix, const char *path, const char *link, struct err *e)
 {
 	char tool[PATH_MAX];
 	struct spawn_result r;
 
-	build_nix_tool(cfg, "nix-store", tool, sizeof(tool));
+	build_nix_tool(nix, "nix-store", tool, sizeof(tool));
 	const char *argv[] = {tool, "--realise", path, "--add-root", link, "--indirect", NULL};
 	if (run_checked(argv, 300, true, &r, "nix-store --add-root", e) < 0)
 		return -1;
@@ -105,10 +105,10 @@ int build_add_root(const struct config *cfg, const char *path, const char *link,
 	return 0;
 }
 
-int build_diff_closures(const struct config *cfg, const char *from, const char *to, char **out,
+int build_diff_closures(const struct nix_settings *nix, const char *from, const char *to, char **out,
 			struct err *e)
 {
-	const char *argv[] = {cfg->nix.nix, "--extra-experimental-features", NIX_FEATURES,
+	const char *argv[] = {nix->nix, "--extra-experimental-features", NIX_FEATURES,
 			      "store", "diff-closures", from, to, NULL};
 	struct spawn_result r;
 
@@ -118,15 +118,15 @@ int build_diff_closures(const struct config *cfg, const char *from, const char *
 	return 0;
 }
 
-int build_set_profile(const struct config *cfg, const char *path, struct err *e)
+int build_set_profile(const struct nix_settings *nix, const char *path, struct err *e)
 {
 	char tool[PATH_MAX];
 	struct spawn_result r;
 
-	build_nix_tool(cfg, "nix-env", tool, sizeof(tool));
-	const char *argv[] = {tool, "--profile", cfg->nix.profile, "--set", path, NULL};
+	build_nix_tool(nix, "nix-env", tool, sizeof(tool));
+	const char *argv[] = {tool, "--profile", nix->profile, "--set", path, NULL};
 	if (run_checked(argv, 300, false, &r, "nix-env --set", e) < 0)
-		return err_prefix(e, "setting profile %s to %s", cfg->nix.profile, path);
+		return err_prefix(e, "setting profile %s to %s", nix->profile, path);
 	spawn_result_release(&r);
 	return 0;
 }

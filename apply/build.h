@@ -4,7 +4,7 @@
 #ifndef CIM_BUILD_H
 #define CIM_BUILD_H
 
-#include "agent/config.h"
+#include "apply/settings.h"
 
 #include <stddef.h>
 
@@ -17,20 +17,20 @@ struct err;
 /* Builds "git+file://<mirror>?ref=refs/cim/build&rev=<commit>#<attr>" with an out-link at
  * out_link (a GC root). nix's log streams to our stderr. On success
  * store_path holds the output path. */
-int build_system(const struct config *cfg, const char *mirror, const char *commit,
+int build_system(const struct nix_settings *nix, const char *mirror, const char *commit,
 		 const char *out_link, char *store_path, size_t size, struct err *e);
 
 /* Makes link an indirect GC root for path (keeps the running system alive). */
-int build_add_root(const struct config *cfg, const char *path, const char *link, struct err *e);
+int build_add_root(const struct nix_settings *nix, const char *path, const char *link, struct err *e);
 
 /* `nix store diff-closures from to`; *out is a heap string the caller frees. */
-int build_diff_closures(const struct config *cfg, const char *from, const char *to, char **out,
+int build_diff_closures(const struct nix_settings *nix, const char *from, const char *to, char **out,
 			struct err *e);
 
 /* `nix-env -p profile --set path` with the nix-env next to the nix binary. */
-int build_set_profile(const struct config *cfg, const char *path, struct err *e);
+int build_set_profile(const struct nix_settings *nix, const char *path, struct err *e);
 
 /* Path of a sibling tool of the configured nix binary ("nix-env", ...). */
-void build_nix_tool(const struct config *cfg, const char *tool, char *buf, size_t size);
+void build_nix_tool(const struct nix_settings *nix, const char *tool, char *buf, size_t size);
 
 #endif

@@ -1,6 +1,6 @@
 #include "apply/deployfile.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <ctype.h>
 #include <jansson.h>

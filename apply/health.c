@@ -1,10 +1,9 @@
 #include "apply/health.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/sdcompat.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/sdcompat.h"
 #include "apply/spawn.h"
-#include "pull/mirror.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -80,10 +79,10 @@ static int check_command(const char *cmd, unsigned timeout, char *why, size_t wh
 	return 0;
 }
 
-int health_configured(const struct config *cfg)
+int health_configured(const struct health_settings *health)
 {
-	return cfg->health.systemd || cfg->health.url.n || cfg->health.command.n ||
-	       cfg->health.remote;
+	return health->systemd || health->url.n || health->command.n ||
+	       health->remote;
 }
 
 /* True when the space-separated list has the word. */
@@ -120,20 +119,20 @@ static int drop_listed(char *units, const char *before)
 	return kept;
 }
 
-int health_failed_baseline(const struct config *cfg, char *units, size_t size, struct err *e)
+int health_failed_baseline(const struct health_settings *health, char *units, size_t size, struct err *e)
 {
 	units[0] = '\0';
-	if (!cfg->health.systemd)
+	if (!health->systemd)
 		return 0;
 	return sdc_failed_units(units, size, e) < 0 ? -1 : 0;
 }
 
 int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 {
-	const struct config *cfg = p->cfg;
+	const struct health_settings *health = p->health;
 	struct err e = {{0}};
 
-	if (cfg->health.systemd) {
+	if (health->systemd) {
 		char units[HEALTH_UNITS_MAX];
 		int n = sdc_failed_units(units, sizeof(units), &e);
 		if (n < 0) {
@@ -147,15 +146,16 @@ int health_check_once(const struct health_plan *p, char *why, size_t whylen)
 			return 1;
 		}
 	}
-	for (size_t i = 0; i < cfg->health.url.n; i++)
-		if (check_url(cfg->health.url.v[i], cfg->health.expect_status, PROBE_TIMEOUT_MAX,
+	for (size_t i = 0; i < health->url.n; i++)
+		if (check_url(health->url.v[i], health->expect_status, PROBE_TIMEOUT_MAX,
 			      why, whylen))
 			return 1;
-	for (size_t i = 0; i < cfg->health.command.n; i++)
-		if (check_command(cfg->health.command.v[i],
-				  cfg->health.timeout ? cfg->health.timeout : 60, why, whylen))
+	for (size_t i = 0; i < health->command.n; i++)
+		if (check_command(health->command.v[i],
+				  health->timeout ? health->timeout : 60, why, whylen))
 			return 1;
-	if (cfg->health.remote && p->remote && mirror_probe(p->remote, &e) < 0) {
+	if (health->remote && p->remote_reachable &&
+	    p->remote_reachable(p->remote_ctx, &e) < 0) {
 		snprintf(why, whylen, "git remote unreachable: %s", e.msg);
 		return 1;
 	}
@@ -179,9 +179,9 @@ static bool nap(const struct health_plan *p, double seconds)
 
 /* Every check passed once: they must go on passing for the whole settle
  * window, or the deployment fails. */
-static int settle(const struct health_plan *p, char *why, size_t whylen)
+static enum health_verdict settle(const struct health_plan *p, char *why, size_t whylen)
 {
-	unsigned window = p->cfg->health.settle, interval = p->cfg->health.interval;
+	unsigned window = p->health->settle, interval = p->health->interval;
 	double start = clock_monotonic(), end = start + window;
 
 	sdc_notify("STATUS=checking health: passed, must keep passing for %us before committing",
@@ -189,36 +189,37 @@ static int settle(const struct health_plan *p, char *why, size_t whylen)
 	for (;;) {
 		double left = end - clock_monotonic();
 		if (left <= 0)
-			return 0;
+			return HEALTH_PASSED;
 		if (!nap(p, left < interval ? left : (interval ? interval : 1)))
-			return 2;
+			return HEALTH_STOPPED;
 		if (health_check_once(p, why, whylen) != 0) {
 			if (p->should_stop && p->should_stop())
-				return 2; /* cut short by the stop: no verdict */
+				return HEALTH_STOPPED; /* cut short by the stop: no verdict */
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used,
 				 " (after %.0fs of the %us settle window)",
 				 clock_monotonic() - start, window);
-			return 1;
+			return HEALTH_FAILED;
 		}
 	}
 }
 
-int health_wait(const struct health_plan *p, time_t deadline, char *why, size_t whylen)
+enum health_verdict health_wait(const struct health_plan *p, time_t deadline, char *why,
+				size_t whylen)
 {
 	for (;;) {
 		if (health_check_once(p, why, whylen) == 0)
-			return p->cfg->health.settle ? settle(p, why, whylen) : 0;
+			return p->health->settle ? settle(p, why, whylen) : HEALTH_PASSED;
 		/* A check cut short by the stop (the remote probe) is no verdict. */
 		if (p->should_stop && p->should_stop())
-			return 2;
-		if (time(NULL) + (time_t)p->cfg->health.interval > deadline) {
+			return HEALTH_STOPPED;
+		if (time(NULL) + (time_t)p->health->interval > deadline) {
 			size_t used = strlen(why);
 			snprintf(why + used, whylen - used, " (still failing after %us)",
-				 p->cfg->health.timeout);
-			return 1;
+				 p->health->timeout);
+			return HEALTH_FAILED;
 		}
-		if (!nap(p, p->cfg->health.interval ? p->cfg->health.interval : 1))
-			return 2;
+		if (!nap(p, p->health->interval ? p->health->interval : 1))
+			return HEALTH_STOPPED;
 	}
 }

@@ -1,6 +1,6 @@
 #include "apply/realise.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/deployfile.h"
 #include "apply/spawn.h"
 

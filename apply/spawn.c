@@ -1,7 +1,7 @@
 #include "apply/spawn.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
+#include "base/clock.h"
+#include "base/err.h"
 #include "apply/pgroup.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 #include "fleet/ancestry.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdint.h>
 #include <stdlib.h>

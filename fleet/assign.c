@@ -1,6 +1,6 @@
 #include "fleet/assign.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/hosts.h"
 #include "fleet/plan.h"
 

@@ -1,6 +1,6 @@
 #include "fleet/evqueue.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

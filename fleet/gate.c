@@ -1,6 +1,6 @@
 #include "fleet/gate.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

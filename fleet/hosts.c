@@ -1,6 +1,6 @@
 #include "fleet/hosts.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <sodium.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 #include "fleet/natskv.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <nats/nats.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 #include "fleet/report.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <sodium.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #include "fleet/view.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 #include "pull/allowed_signers.h"
 
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 
 #include <stdarg.h>
 #include <stdio.h>

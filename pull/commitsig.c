@@ -1,6 +1,6 @@
 #include "pull/commitsig.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <sodium.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 #include "pull/integrity.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

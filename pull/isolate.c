@@ -1,8 +1,8 @@
 #include "pull/isolate.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "pull/known_hosts.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/allowed_signers.h"
 
 #include <ctype.h>

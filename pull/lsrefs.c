@@ -1,7 +1,7 @@
 #include "pull/lsrefs.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
+#include "base/clock.h"
+#include "base/err.h"
 #include "pull/lsrefs_net.h"
 
 #include <stdio.h>
@@ -275,7 +275,7 @@ int lsrefs_url_parse(const char *url, struct lsrefs_url *u, struct err *e)
 
 /* --- asking ---------------------------------------------------------------- */
 
-int lsrefs_branch_tip(const struct mirror_remote *r, unsigned budget_ms, git_oid *tip,
+int lsrefs_branch_tip(const struct pull_settings *r, unsigned budget_ms, git_oid *tip,
 		      struct err *e)
 {
 	double deadline = clock_monotonic() + budget_ms / 1000.0;

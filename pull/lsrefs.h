@@ -31,7 +31,7 @@ struct err;
  * when the server said it by ls-refs; 1 when there is no such answer (e says
  * why): not http(s) or git://, not protocol v2, the branch not in the
  * answer, a malformed answer, any error, or budget_ms ran out. */
-int lsrefs_branch_tip(const struct mirror_remote *r, unsigned budget_ms, git_oid *tip,
+int lsrefs_branch_tip(const struct pull_settings *r, unsigned budget_ms, git_oid *tip,
 		      struct err *e);
 
 /* --- reading an answer, one packet at a time (the transports, tests, fuzzing) */

@@ -1,7 +1,7 @@
 #include "pull/lsrefs_net.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
+#include "base/clock.h"
+#include "base/err.h"
 #include "pull/transport.h"
 
 #include <curl/curl.h>
@@ -142,7 +142,7 @@ static int http_exchange(struct http_call *c, const char *url, struct curl_slist
 /* "Authorization: Basic ..." when the fetch would send the token to this
  * URL. curl copies the header: the copy is wiped in free_headers, and what
  * curl builds from it dies with the fetch child. */
-static int auth_header(const struct mirror_remote *r, const struct lsrefs_url *u,
+static int auth_header(const struct pull_settings *r, const struct lsrefs_url *u,
 		       struct curl_slist **list, struct err *e)
 {
 	static const char prefix[] = "Authorization: Basic ";
@@ -211,7 +211,7 @@ static int http_base(const struct lsrefs_url *u, char *out, size_t size, struct 
 	return 0;
 }
 
-static int http_ask(struct http_call *c, const struct mirror_remote *r, const struct lsrefs_url *u,
+static int http_ask(struct http_call *c, const struct pull_settings *r, const struct lsrefs_url *u,
 		    struct lsrefs_answer *a, double deadline, struct err *e)
 {
 	char base[3072], url[3200], request[LSREFS_REQUEST_MAX];
@@ -242,7 +242,7 @@ out:
 	return rc;
 }
 
-int lsrefs_ask_http(const struct mirror_remote *r, const struct lsrefs_url *u,
+int lsrefs_ask_http(const struct pull_settings *r, const struct lsrefs_url *u,
 		    struct lsrefs_answer *a, double deadline, struct err *e)
 {
 	struct http_call *c;

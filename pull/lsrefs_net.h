@@ -25,7 +25,7 @@ int lsrefs_url_parse(const char *url, struct lsrefs_url *u, struct err *e);
 
 /* Each fills a from the capability advertisement and the ls-refs answer,
  * giving up at deadline (clock_monotonic). 0 when a holds a whole answer. */
-int lsrefs_ask_http(const struct mirror_remote *r, const struct lsrefs_url *u,
+int lsrefs_ask_http(const struct pull_settings *r, const struct lsrefs_url *u,
 		    struct lsrefs_answer *a, double deadline, struct err *e);
 int lsrefs_ask_git(const struct lsrefs_url *u, struct lsrefs_answer *a, double deadline,
 		   struct err *e);

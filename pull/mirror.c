@@ -1,8 +1,8 @@
 #include "pull/mirror.h"
 
-#include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "pull/integrity.h"
 #include "pull/isolate.h"
 #include "pull/lsrefs.h"
@@ -71,7 +71,7 @@ int mirror_check_complete(git_repository *repo, const char *path, const git_oid 
 
 struct fetch_job {
 	const char *path;
-	const struct mirror_remote *remote;
+	const struct pull_settings *remote;
 };
 
 struct fetch_report {
@@ -220,7 +220,7 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 	rc = check_whole(mirror, e);
 	if (rc != 0)
 		return rc;
-	config_redact_url(t->remote->url, url, sizeof(url));
+	url_redact(t->remote->url, url, sizeof(url));
 	return err_set(e,
 		       "fetching from %s: the server sent an incomplete pack (%s); nothing of it "
 		       "was kept, and the next fetch asks for it again",
@@ -232,10 +232,10 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
  * server that lies here can delay an update, as a silent one can, and
  * whatever is fetched is checked as before. Up to a third of fetch_timeout
  * (10 s at most), so that a server that stalls ls-refs still gets a fetch. */
-static bool unchanged_by_lsrefs(const struct mirror_remote *r, const git_oid *old,
+static bool unchanged_by_lsrefs(const struct pull_settings *r, const git_oid *old,
 				struct fetch_report *rep)
 {
-	unsigned budget_ms = r->timeout && r->timeout < 30 ? r->timeout * 1000 / 3 : 10000;
+	unsigned budget_ms = r->fetch_timeout && r->fetch_timeout < 30 ? r->fetch_timeout * 1000 / 3 : 10000;
 	struct err why = {{0}};
 	git_oid tip;
 
@@ -255,7 +255,7 @@ static bool unchanged_by_lsrefs(const struct mirror_remote *r, const git_oid *ol
 /* One fetch into the mirror: 0 done, 1 the mirror is damaged, -1 error. */
 static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, struct err *e)
 {
-	const struct mirror_remote *r = job->remote;
+	const struct pull_settings *r = job->remote;
 	git_repository *repo = NULL;
 	struct transport t = {0};
 	struct quarantine q;
@@ -277,7 +277,7 @@ static int fetch_into(const struct fetch_job *job, struct fetch_report *rep, str
 		goto out;
 	if (!transport_find(&t, n.want, &tip)) {
 		char url[1024];
-		config_redact_url(r->url, url, sizeof(url));
+		url_redact(r->url, url, sizeof(url));
 		err_set(e, "branch '%s' not found on %s", r->branch, url);
 		goto out;
 	}
@@ -350,10 +350,10 @@ static void child_fetch(void *arg, void *result)
 }
 
 static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *rep,
-		    const struct mirror_remote *r, const char *what, struct err *e)
+		    const struct pull_settings *r, const char *what, struct err *e)
 {
 	const struct isolate_opts o = {
-	    .timeout = r->timeout, .should_stop = stop_hook, .tick = tick_hook};
+	    .timeout = r->fetch_timeout, .should_stop = stop_hook, .tick = tick_hook};
 	struct err why = {{0}};
 	char url[1024];
 	int status;
@@ -366,13 +366,13 @@ static int isolated(void (*fn)(void *, void *), void *job, struct fetch_report *
 		*e = rep->e;
 		return -1;
 	}
-	config_redact_url(r->url, url, sizeof(url));
+	url_redact(r->url, url, sizeof(url));
 	if (status == ISOLATE_TIMED_OUT)
 		return err_set(e, "%s %s: %s ([repo] fetch_timeout)", what, url, why.msg);
 	return err_set(e, "%s %s: %s", what, url, why.msg);
 }
 
-int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
+int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_fetch_result *out,
 		 struct err *e)
 {
 	struct fetch_job job = {.path = path, .remote = r};
@@ -397,7 +397,7 @@ static void child_probe(void *arg, void *result)
 	transport_close(&t);
 }
 
-int mirror_probe(const struct mirror_remote *r, struct err *e)
+int mirror_probe(const struct pull_settings *r, struct err *e)
 {
 	struct fetch_report rep;
 

@@ -7,9 +7,11 @@
  * waits in a quarantine (pull/quarantine.h) until the new tip's whole history
  * is known to be there (pull/integrity.h): a ref of the mirror only ever
  * names a complete commit. A mirror found damaged is discarded and fetched
- * again in full. The caller has initialised libgit2 (git_libgit2_init). */
+ * again in full. The caller has initialised libgit2 (pull_init). */
 #ifndef CIM_MIRROR_H
 #define CIM_MIRROR_H
+
+#include "pull/settings.h"
 
 #include <git2.h>
 #include <stdbool.h>
@@ -22,14 +24,6 @@ struct err;
  * history; a mirror without it is checked in full before the next fetch. */
 #define MIRROR_COMPLETE_MARKER "cim-complete"
 
-struct mirror_remote {
-	const char *url;
-	const char *branch;
-	const char *token_file;	 /* https: the token is the password */
-	const char *ssh_key;	 /* ssh: private key of the deploy key */
-	const char *known_hosts; /* ssh: required, the host key must be listed */
-	unsigned timeout;	 /* seconds for the whole fetch, a hard limit */
-};
 
 struct mirror_fetch_result {
 	git_oid tip;
@@ -51,12 +45,12 @@ int mirror_open(git_repository **repo, const char *path, struct err *e);
  * (pull/lsrefs.h) and the fetch is skipped when the server names the tip the
  * mirror has; otherwise (no v2, ssh, a local path, any error) it fetches.
  * out->repaired may be set also when the fetch then failed. */
-int mirror_fetch(const char *path, const struct mirror_remote *r, struct mirror_fetch_result *out,
+int mirror_fetch(const char *path, const struct pull_settings *r, struct mirror_fetch_result *out,
 		 struct err *e);
 
 /* Connects to the remote and lists its refs, downloading nothing: is the
  * remote reachable with our credentials? */
-int mirror_probe(const struct mirror_remote *r, struct err *e);
+int mirror_probe(const struct pull_settings *r, struct err *e);
 
 /* Resolves the last fetched tip of branch. */
 int mirror_fetched_tip(git_repository *repo, const char *branch, git_oid *tip, struct err *e);

@@ -1,6 +1,6 @@
 #include "pull/pktline.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 #include "pull/quarantine.h"
 
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>

@@ -1,6 +1,6 @@
 #include "pull/sshsig.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <sodium.h>
 #include <string.h>

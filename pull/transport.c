@@ -1,8 +1,8 @@
 #include "pull/transport.h"
 
-#include "agent/config.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/url.h"
+#include "base/fileio.h"
 #include "pull/gitmem.h"
 #include "pull/known_hosts.h"
 
@@ -172,7 +172,7 @@ static int fail(const struct transport *t, struct err *e, const char *what)
 	const char *why = ge && ge->message ? ge->message : "unknown error";
 	char url[1024];
 
-	config_redact_url(t->remote->url, url, sizeof(url));
+	url_redact(t->remote->url, url, sizeof(url));
 	if (t->cert_error[0])
 		return err_set(e, "%s %s: %s", what, url, t->cert_error);
 	if (t->token && strncmp(why, "cannot redirect from", 20) == 0)
@@ -208,7 +208,7 @@ static int create(struct transport *t, git_repository *repo, struct err *e)
 	return 0;
 }
 
-int transport_connect(struct transport *t, const struct mirror_remote *r, git_repository *repo,
+int transport_connect(struct transport *t, const struct pull_settings *r, git_repository *repo,
 		      struct err *e)
 {
 	git_remote_connect_options co;
@@ -233,7 +233,7 @@ int transport_connect(struct transport *t, const struct mirror_remote *r, git_re
 	gitmem_unlimit();
 	if (rc < 0 && gitmem_cap_hit()) {
 		char url[1024];
-		config_redact_url(r->url, url, sizeof(url));
+		url_redact(r->url, url, sizeof(url));
 		return err_set(
 		    e,
 		    "connecting to %s: the advertised refs need more than %u MiB (the cap "
@@ -244,7 +244,7 @@ int transport_connect(struct transport *t, const struct mirror_remote *r, git_re
 		return fail(t, e, "connecting to");
 	if (t->nheads > TRANSPORT_REFS_MAX) {
 		char url[1024];
-		config_redact_url(r->url, url, sizeof(url));
+		url_redact(r->url, url, sizeof(url));
 		return err_set(e, "%s advertises %zu refs, more than the cap of %d", url, t->nheads,
 			       TRANSPORT_REFS_MAX);
 	}

@@ -18,7 +18,7 @@ struct err;
 #define TRANSPORT_REFS_MEM_MAX (64u << 20) /* bytes libgit2 may take to read them */
 
 struct transport {
-	const struct mirror_remote *remote;
+	const struct pull_settings *remote;
 	git_remote *git;
 	git_remote_callbacks cb;
 	char *token; /* sodium_malloc'd, wiped on close */
@@ -29,7 +29,7 @@ struct transport {
 };
 
 /* Connects for repo (detached when NULL) and reads the advertised refs. */
-int transport_connect(struct transport *t, const struct mirror_remote *r, git_repository *repo,
+int transport_connect(struct transport *t, const struct pull_settings *r, git_repository *repo,
 		      struct err *e);
 
 /* The id the remote advertises for refname; false when it has none. */

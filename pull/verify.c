@@ -1,6 +1,6 @@
 #include "pull/verify.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/commitsig.h"
 #include "pull/sshsig.h"
 

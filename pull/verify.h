@@ -3,28 +3,16 @@
 #ifndef CIM_VERIFY_H
 #define CIM_VERIFY_H
 
-#include "agent/config.h"
 #include "pull/allowed_signers.h"
 #include "pull/commitsig.h"
+#include "pull/pull.h"
+#include "pull/settings.h"
 
 #include <git2.h>
 #include <stdbool.h>
 #include <time.h>
 
 struct err;
-
-struct verify_result {
-	bool trusted;
-	char commit[GIT_OID_HEXSZ + 1];
-	char identity[256];   /* committer email, control characters escaped */
-	char principals[256]; /* principals of the allowed_signers line that matched */
-	char fingerprint[SSHKEY_FP_SIZE];
-	char reason[1024]; /* why it is not trusted */
-	bool rewound;	   /* trusted only through allow_rewind: not a descendant */
-	/* What the signature covers (commitsig_digest), empty when unsigned: the
-	 * same for every re-encoding of one signed commit. */
-	char signed_digest[COMMITSIG_DIGEST_HEX];
-};
 
 /* Verifies one commit's signature. Returns 0 when the commit was judged (see
  * r->trusted and r->reason), -1 when it could not be read at all. */

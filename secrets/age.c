@@ -1,7 +1,7 @@
 #include "secrets/age.h"
 
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 #include "secrets/identity.h"
 
 #include "secrets/age.h"
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 
 #include <ctype.h>
 #include <errno.h>

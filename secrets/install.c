@@ -1,7 +1,7 @@
 #include "secrets/install.h"
 
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "secrets/age.h"
 #include "secrets/manifest.h"
 

@@ -1,7 +1,7 @@
-#include "agent/ini_lines.h"
+#include "base/ini_lines.h"
 #include "secrets/manifest.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <fnmatch.h>
 #include <ini.h>
@@ -84,54 +84,37 @@ static bool account_ok(const char *s)
 
 static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts"};
 
-static int mhandler(void *user, const char *section, const char *key, const char *value)
+/* The first key after a [section] header: a new secret. 1, or mfail()'s 0. */
+static int start_secret(struct mparse *ps, const char *section)
 {
-	struct mparse *ps = user;
 	struct manifest *m = ps->m;
-	struct manifest_secret *s;
-	size_t k;
 
-	ps->header_keys++;
-	if (!*section)
-		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
-	if (!ps->cur || ps->header_new) {
-		ps->header_new = false;
-		if (!name_ok(section))
-			return mfail(ps, ps->header_line,
-				     "[%s]: a secret's name may only contain letters, digits, "
-				     "'.', '_' and '-'",
-				     section);
-		for (size_t i = 0; i < m->n; i++)
-			if (strcmp(m->v[i].name, section) == 0)
-				return mfail(ps, ps->header_line,
-					     "[%s]: defined twice (first on line %d)", section,
-					     m->v[i].line);
-		if (m->n == MANIFEST_MAX_SECRETS)
-			return mfail(ps, ps->header_line, "more than %d secrets",
-				     MANIFEST_MAX_SECRETS);
-		ps->cur = &m->v[m->n++];
-		ps->cur->name = strdup(section);
-		ps->cur->line = ps->header_line;
-		ps->cur->mode = 0400;
-		memset(ps->seen, 0, sizeof(ps->seen));
-		if (!ps->cur->name)
-			return mfail(ps, ps->lineno, "out of memory");
-	}
-	s = ps->cur;
-	for (k = 0; k < sizeof(keynames) / sizeof(keynames[0]); k++)
-		if (strcmp(key, keynames[k]) == 0)
-			break;
-	if (k == sizeof(keynames) / sizeof(keynames[0]))
-		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
-	if (k < 5 && ps->seen[k])
-		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
-			     ps->seen[k]);
-	if (k < 5)
-		ps->seen[k] = ps->lineno;
-	if (!*value)
-		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
-	if (!no_control(value))
-		return mfail(ps, ps->lineno, "[%s] %s: contains a control character", section, key);
+	ps->header_new = false;
+	if (!name_ok(section))
+		return mfail(ps, ps->header_line,
+			     "[%s]: a secret's name may only contain letters, digits, "
+			     "'.', '_' and '-'",
+			     section);
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].name, section) == 0)
+			return mfail(ps, ps->header_line, "[%s]: defined twice (first on line %d)",
+				     section, m->v[i].line);
+	if (m->n == MANIFEST_MAX_SECRETS)
+		return mfail(ps, ps->header_line, "more than %d secrets", MANIFEST_MAX_SECRETS);
+	ps->cur = &m->v[m->n++];
+	ps->cur->name = strdup(section);
+	ps->cur->line = ps->header_line;
+	ps->cur->mode = 0400;
+	memset(ps->seen, 0, sizeof(ps->seen));
+	if (!ps->cur->name)
+		return mfail(ps, ps->lineno, "out of memory");
+	return 1;
+}
+
+/* Sets key number k (keynames) of secret s. 1, or mfail()'s 0. */
+static int set_key(struct mparse *ps, struct manifest_secret *s, const char *section, size_t k,
+		   const char *key, const char *value)
+{
 	char **field = NULL;
 	switch (k) {
 	case 0:
@@ -190,6 +173,35 @@ static int mhandler(void *user, const char *section, const char *key, const char
 	if (!*field)
 		return mfail(ps, ps->lineno, "out of memory");
 	return 1;
+}
+
+static int mhandler(void *user, const char *section, const char *key, const char *value)
+{
+	struct mparse *ps = user;
+	struct manifest_secret *s;
+	size_t k;
+
+	ps->header_keys++;
+	if (!*section)
+		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
+	if ((!ps->cur || ps->header_new) && !start_secret(ps, section))
+		return 0;
+	s = ps->cur;
+	for (k = 0; k < sizeof(keynames) / sizeof(keynames[0]); k++)
+		if (strcmp(key, keynames[k]) == 0)
+			break;
+	if (k == sizeof(keynames) / sizeof(keynames[0]))
+		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
+	if (k < 5 && ps->seen[k])
+		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
+			     ps->seen[k]);
+	if (k < 5)
+		ps->seen[k] = ps->lineno;
+	if (!*value)
+		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
+	if (!no_control(value))
+		return mfail(ps, ps->lineno, "[%s] %s: contains a control character", section, key);
+	return set_key(ps, s, section, k, key, value);
 }
 
 static char *mline_reader(char *str, int num, void *stream)

@@ -1,6 +1,6 @@
 /* libFuzzer target: the age header parser, and the whole decryptor (armor,
  * stanza handling) with a fixed identity the input is not encrypted to. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "secrets/age.h"
 #include "secrets/identity.h"
 

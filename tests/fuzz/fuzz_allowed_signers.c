@@ -1,6 +1,6 @@
 /* libFuzzer target: allowed_signers_parse, and a match against each
  * supported key found, then allowed_signers_release. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/allowed_signers.h"
 
 #include <stddef.h>

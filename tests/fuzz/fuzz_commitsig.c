@@ -1,6 +1,6 @@
 /* libFuzzer target: commitsig_split on arbitrary commit objects, then the
  * digest and the armored signature parser on what it found. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/commitsig.h"
 #include "pull/sshsig.h"
 

@@ -1,6 +1,6 @@
 /* libFuzzer target: config_parse then config_release on a zeroed config. */
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* libFuzzer target: the deployment file of [nix] source = cache. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/deployfile.h"
 
 #include <stddef.h>

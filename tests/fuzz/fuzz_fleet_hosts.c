@@ -1,5 +1,5 @@
 /* libFuzzer target: the fleet's hosts file. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/hosts.h"
 
 #include <stddef.h>

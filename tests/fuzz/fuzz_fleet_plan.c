@@ -1,5 +1,5 @@
 /* libFuzzer target: rollout.conf and the wave assignment it makes. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/assign.h"
 #include "fleet/hosts.h"
 #include "fleet/plan.h"

@@ -2,7 +2,7 @@
  * is: an envelope as stored in the bucket (0), or a payload that is signed
  * here with the member's key first (1), so that the payload decoder is
  * reached as well as the envelope parser. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/hosts.h"
 #include "fleet/report.h"
 

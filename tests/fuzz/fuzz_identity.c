@@ -1,5 +1,5 @@
 /* libFuzzer target: identity files (AGE-SECRET-KEY-1 lines, OpenSSH keys). */
-#include "agent/err.h"
+#include "base/err.h"
 #include "secrets/identity.h"
 
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: known_hosts_check over arbitrary known_hosts text, with a
  * fixed host and key, so every line shape reaches the matcher. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/known_hosts.h"
 
 #include <stddef.h>

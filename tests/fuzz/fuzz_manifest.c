@@ -1,5 +1,5 @@
 /* libFuzzer target: the secrets manifest parser and host matching. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "secrets/manifest.h"
 
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * ls-refs pre-check, from an untrusted server. The first byte sets the size
  * of the pieces the rest arrives in; the rest is read as a capability
  * advertisement, as an ls-refs answer, and packet by packet. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/lsrefs.h"
 #include "pull/pktline.h"
 

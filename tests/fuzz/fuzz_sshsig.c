@@ -1,6 +1,6 @@
 /* libFuzzer target: sshsig_parse on arbitrary bytes, then sshsig_verify over
  * a fixed message when it parses. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/sshsig.h"
 
 #include <stddef.h>

@@ -6,7 +6,7 @@
  *                                          stdout, the message on stderr
  * Exit 0 for success, 1 for a refused file or a commit fault (missing,
  * untrusted), 2 for a host fault. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "apply/deployfile.h"
 #include "apply/realise.h"
 

@@ -4,7 +4,7 @@
 #ifndef CIM_TEST_FLEET_WORLD_H
 #define CIM_TEST_FLEET_WORLD_H
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/assign.h"
 #include "fleet/entry.h"
 #include "fleet/gate.h"

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "agent/config.h"
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

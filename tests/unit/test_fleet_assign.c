@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/assign.h"
 #include "fleet/hosts.h"
 #include "fleet/plan.h"

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/evqueue.h"
 
 #include <poll.h>

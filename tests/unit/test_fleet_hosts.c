@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "fleet/hosts.h"
 #include "fixtures.h"
 #include "fleet_fixtures.h"

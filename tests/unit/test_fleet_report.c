@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
-#include "agent/fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "fleet/hosts.h"
 #include "fleet/report.h"
 #include "secrets/identity.h"

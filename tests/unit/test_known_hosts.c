@@ -1,5 +1,5 @@
 /* Unit tests for the known_hosts check of the ssh transport. */
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/known_hosts.h"
 
 #include <setjmp.h>

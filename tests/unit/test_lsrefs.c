@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "pull/lsrefs.h"
 #include "pull/lsrefs_net.h"
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/err.h"
+#include "base/err.h"
 #include "secrets/manifest.h"
 
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-#include "agent/sdcompat.h"
+#include "base/sdcompat.h"
 
-#include "agent/clock.h"
-#include "agent/err.h"
+#include "base/clock.h"
+#include "base/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

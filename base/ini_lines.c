@@ -1,4 +1,4 @@
-#include "agent/ini_lines.h"
+#include "base/ini_lines.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-#include "agent/fileio.h"
+#include "base/fileio.h"
 
-#include "agent/err.h"
+#include "base/err.h"
 
 #include <ctype.h>
 #include <dirent.h>
