@@ -30,6 +30,22 @@ static void print_result(FILE *out, const struct verify_result *r)
 	}
 }
 
+/* The pull step under the lock, with the state it records into. */
+static int fetch_locked(const struct config *cfg, bool allow_rewind, struct pull_outcome *po,
+			struct err *e)
+{
+	struct agent_state st;
+	int rc = PULL_ERROR;
+
+	memset(po, 0, sizeof(*po));
+	if (state_load(&st, cfg->agent.state_dir, e) == 0)
+		rc = pull_step(cfg, &st, allow_rewind, po, e);
+	if (rc != PULL_ERROR && state_save(&st, e) < 0)
+		rc = PULL_ERROR;
+	state_release(&st);
+	return rc;
+}
+
 int cmd_fetch(int argc, char **argv, const char *config_path)
 {
 	static const struct option opts[] = {{"allow-rewind", no_argument, NULL, 'r'},
@@ -65,7 +81,7 @@ int cmd_fetch(int argc, char **argv, const char *config_path)
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	rc = pull_step(&cfg, allow_rewind, &po, &e);
+	rc = fetch_locked(&cfg, allow_rewind, &po, &e);
 	lock_release(lock_fd);
 	if (rc == PULL_ERROR) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
@@ -94,7 +110,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 {
 	struct pull_verify_request rq = {.repo = repo_path, .allowed_signers = signers, .rev = rev};
 	struct verify_result r;
-	struct state st = {0};
+	struct agent_state st = {0};
 	struct err e = {{0}};
 	int rc = EXIT_USAGE;
 
@@ -106,7 +122,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		rq.branch = cfg->repo.branch;
 		rq.policy = true;
 		rq.mode = cfg->repo.verify;
-		rq.baseline = state_get(&st, "baseline");
+		rq.baseline = st.baseline;
 	}
 	switch (pull_verify(&rq, &r, &e)) {
 	case PULL_VERIFY_JUDGED:

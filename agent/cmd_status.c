@@ -4,6 +4,7 @@
 #include "agent/config.h"
 #include "base/err.h"
 #include "agent/history.h"
+#include "agent/cycle.h"
 #include "agent/log.h"
 #include "agent/state.h"
 
@@ -32,26 +33,57 @@ static const char *ago(time_t then, char *buf, size_t size)
 	return buf;
 }
 
-static const char *str(const struct state *st, const char *key)
+static const char *str(const char *v)
 {
-	const char *v = state_get(st, key);
 	return v ? v : "-";
 }
 
 /* Stale: no cycle for three poll intervals (plus jitter) while one was due. */
-static bool is_stale(const struct config *cfg, const struct state *st)
+static bool is_stale(const struct config *cfg, const struct agent_state *st)
 {
-	time_t last = (time_t)state_get_int(st, "last_cycle_at");
+	time_t last = (time_t)st->last_cycle_at;
 	time_t limit = 3 * (time_t)(cfg->agent.poll_interval + cfg->agent.poll_jitter) + 60;
 
 	return last && time(NULL) - last > limit;
 }
 
-static void print_human(const struct config *cfg, const struct state *st, long pid)
+/* What runs, what failed and what comes next. */
+static void print_deployment(const struct config *cfg, const struct agent_state *st, long pid)
 {
 	char a[64], b[64];
-	json_t *failed = json_object_get(st->root, "failed_commits");
-	const char *phase = str(st, "phase");
+
+	if (st->deployed)
+		log_print(stdout, "deployed   %.12s signed by %s (%s), %s\n           %s\n",
+			  st->deployed, str(st->deployed_signer), str(st->deployed_key),
+			  ago((time_t)st->deployed_at, a, sizeof(a)), str(st->deployed_path));
+	else
+		log_print(stdout, "deployed   nothing yet\n");
+	log_print(stdout, "last cycle %s: %s%s%s\n", ago((time_t)st->last_cycle_at, a, sizeof(a)),
+		  st->last_outcome >= 0 ? cycle_outcome_name(st->last_outcome) : "-",
+		  st->last_error ? ": " : "", st->last_error ? st->last_error : "");
+	log_print(stdout, "remote     %s %s, tip %.12s fetched %s\n", str(st->remote_url),
+		  str(st->branch), str(st->remote_tip), ago((time_t)st->fetched_at, b, sizeof(b)));
+	log_print(stdout, "baseline   %.12s\n", str(st->baseline));
+	if (st->nfailed) {
+		const struct state_failure *last = &st->failed[st->nfailed - 1];
+		log_print(stdout, "failed     %zu commit%s; latest %.12s: %s\n", st->nfailed,
+			  st->nfailed == 1 ? "" : "s", last->commit, str(last->reason));
+	}
+	if (st->reboot_needed)
+		log_print(stdout, "reboot     needed to finish the deployment\n");
+	if (pid && st->next_poll_at) {
+		long in = (long)(st->next_poll_at - time(NULL));
+		log_print(stdout, "next poll  in %lds\n", in > 0 ? in : 0);
+	}
+	if (is_stale(cfg, st))
+		log_print(stdout,
+			  "WARNING    the state is stale: no cycle for %s (poll interval %us)\n",
+			  ago((time_t)st->last_cycle_at, a, sizeof(a)), cfg->agent.poll_interval);
+}
+
+static void print_human(const struct config *cfg, const struct agent_state *st, long pid)
+{
+	char a[64];
 
 	log_print(stdout, "cim-agent on %s (%s, mode %s)\n", cfg->agent.hostname,
 		  config_platform_name(cfg->nix.platform), config_mode_name(cfg->agent.mode));
@@ -59,55 +91,32 @@ static void print_human(const struct config *cfg, const struct state *st, long p
 		log_print(stdout, "daemon     running (pid %ld)\n", pid);
 	else
 		log_print(stdout, "daemon     NOT running\n");
-	if (!state_get(st, "phase")) {
+	if (!st->phase_known) {
 		log_print(stdout, "state      no cycle has run yet (%s/state.json is absent)\n",
 			  cfg->agent.state_dir);
 		return;
 	}
-	log_print(stdout, "phase      %s (since %s)\n", phase,
-		  ago((time_t)state_get_int(st, "phase_since"), a, sizeof(a)));
-	if (strcmp(phase, "idle") != 0 && state_get(st, "target"))
-		log_print(stdout, "           deploying %.12s\n", str(st, "target"));
-	if (state_get(st, "deployed"))
-		log_print(stdout, "deployed   %.12s signed by %s (%s), %s\n           %s\n",
-			  str(st, "deployed"), str(st, "deployed_signer"), str(st, "deployed_key"),
-			  ago((time_t)state_get_int(st, "deployed_at"), a, sizeof(a)),
-			  str(st, "deployed_path"));
-	else
-		log_print(stdout, "deployed   nothing yet\n");
-	log_print(stdout, "last cycle %s: %s%s%s\n",
-		  ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
-		  str(st, "last_outcome"), state_get(st, "last_error") ? ": " : "",
-		  state_get(st, "last_error") ? state_get(st, "last_error") : "");
-	log_print(stdout, "remote     %s %s, tip %.12s fetched %s\n", str(st, "remote_url"),
-		  str(st, "branch"), str(st, "remote_tip"),
-		  ago((time_t)state_get_int(st, "fetched_at"), b, sizeof(b)));
-	log_print(stdout, "baseline   %.12s\n", str(st, "baseline"));
-	if (json_array_size(failed)) {
-		json_t *last = json_array_get(failed, json_array_size(failed) - 1);
-		log_print(stdout, "failed     %zu commit%s; latest %.12s: %s\n",
-			  json_array_size(failed), json_array_size(failed) == 1 ? "" : "s",
-			  json_string_value(json_object_get(last, "commit")),
-			  json_string_value(json_object_get(last, "reason")));
-	}
-	if (state_get(st, "reboot_needed"))
-		log_print(stdout, "reboot     needed to finish the deployment\n");
-	if (pid && state_get_int(st, "next_poll_at")) {
-		long in = (long)(state_get_int(st, "next_poll_at") - time(NULL));
-		log_print(stdout, "next poll  in %lds\n", in > 0 ? in : 0);
-	}
-	if (is_stale(cfg, st))
-		log_print(stdout,
-			  "WARNING    the state is stale: no cycle for %s (poll interval %us)\n",
-			  ago((time_t)state_get_int(st, "last_cycle_at"), a, sizeof(a)),
-			  cfg->agent.poll_interval);
+	log_print(stdout, "phase      %s (since %s)\n", cycle_phase_name(st->phase),
+		  ago((time_t)st->phase_since, a, sizeof(a)));
+	if (st->phase != PHASE_IDLE && st->target.commit)
+		log_print(stdout, "           deploying %.12s\n", st->target.commit);
+	print_deployment(cfg, st, pid);
+}
+
+/* The status --json document (README "status --json"): its keys and types
+ * are stable; a change to them is a new STATUS_SCHEMA. */
+static json_t *status_json(const struct config *cfg, const struct agent_state *st, long pid)
+{
+	return json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA, "daemon",
+			 "running", pid != 0, "pid", (json_int_t)pid, "stale", is_stale(cfg, st),
+			 "state", state_to_json(st, false));
 }
 
 int cmd_status(int argc, char **argv, const char *config_path)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct config cfg = {0};
-	struct state st = {0};
+	struct agent_state st;
 	struct err e = {{0}};
 	bool json = false;
 	int c, rc;
@@ -126,15 +135,13 @@ int cmd_status(int argc, char **argv, const char *config_path)
 		return rc;
 	if (state_load(&st, cfg.agent.state_dir, &e) < 0) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
+		state_release(&st);
 		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
 	pid = daemon_running_pid(&cfg);
 	if (json) {
-		json_t *out = json_pack("{s:i, s:{s:b, s:I}, s:b, s:O}", "status_schema",
-					STATUS_SCHEMA, "daemon", "running", pid != 0, "pid",
-					(json_int_t)pid, "stale", is_stale(&cfg, &st), "state",
-					st.root);
+		json_t *out = status_json(&cfg, &st, pid);
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(out);
@@ -156,7 +163,7 @@ int cmd_history(int argc, char **argv, const char *config_path)
 	struct err e = {{0}};
 	bool json = false;
 	long limit = 20;
-	json_t *hist, *item;
+	json_t *hist;
 	size_t i, start;
 	int c, rc;
 
@@ -196,20 +203,15 @@ int cmd_history(int argc, char **argv, const char *config_path)
 		if (json_array_size(hist) == 0)
 			printf("no deployments yet\n");
 		for (i = start; i < json_array_size(hist); i++) {
+			struct history_entry h;
 			char when[32];
 			time_t t;
-			item = json_array_get(hist, i);
-			t = (time_t)json_integer_value(json_object_get(item, "finished_at"));
+			history_entry_read(json_array_get(hist, i), &h);
+			t = (time_t)h.finished_at;
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-			log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when,
-				  json_string_value(json_object_get(item, "outcome")),
-				  json_string_value(json_object_get(item, "commit")),
-				  json_string_value(json_object_get(item, "signer")) ?: "-",
-				  json_string_value(json_object_get(item, "store_path")) ?: "-",
-				  json_string_value(json_object_get(item, "reason"))
-				      ? "\n                     "
-				      : "",
-				  json_string_value(json_object_get(item, "reason")) ?: "");
+			log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when, h.outcome,
+				  h.commit, str(h.signer), str(h.store_path),
+				  h.reason ? "\n                     " : "", h.reason ?: "");
 		}
 	}
 	json_decref(hist);

@@ -81,15 +81,9 @@ static const struct phase_row phases[PHASE_COUNT] = {
 // clang-format on
 
 static const char *const outcome_names[CYCLE_OUTCOME_COUNT] = {
-	[CYCLE_UP_TO_DATE] = "up-to-date",
-	[CYCLE_DEPLOYED] = "deployed",
-	[CYCLE_BUILT] = "built",
-	[CYCLE_ROLLED_BACK] = "rolled-back",
-	[CYCLE_FAILED] = "failed",
-	[CYCLE_SKIPPED] = "skipped",
-	[CYCLE_REFUSED] = "refused",
-	[CYCLE_ERROR] = "error",
-	[CYCLE_STOPPED] = "stopped",
+    [CYCLE_UP_TO_DATE] = "up-to-date",	 [CYCLE_DEPLOYED] = "deployed", [CYCLE_BUILT] = "built",
+    [CYCLE_ROLLED_BACK] = "rolled-back", [CYCLE_FAILED] = "failed",	[CYCLE_SKIPPED] = "skipped",
+    [CYCLE_REFUSED] = "refused",	 [CYCLE_ERROR] = "error",	[CYCLE_STOPPED] = "stopped",
 };
 
 #define SAVE_PATIENCE 60 /* seconds a switched system's outcome is retried to disk */
@@ -98,7 +92,16 @@ static struct cycle_hooks hooks;
 
 /* The daemon's state that could not be written after a switch: saved before
  * anything else when the next cycle starts. */
-static struct state unsaved;
+static struct {
+	char *path, *text;
+} unsaved;
+
+static void unsaved_forget(void)
+{
+	free(unsaved.path);
+	free(unsaved.text);
+	unsaved.path = unsaved.text = NULL;
+}
 
 const char *cycle_phase_name(enum cycle_phase p)
 {
@@ -161,8 +164,9 @@ static int enter_phase(struct cycle *c)
 	struct err e = {{0}};
 
 	row->prepare(c, what, sizeof(what));
-	state_set(&c->st, "phase", row->name);
-	state_set_int(&c->st, "phase_since", (int64_t)time(NULL));
+	c->st.phase = c->phase;
+	c->st.phase_known = true;
+	c->st.phase_since = (int64_t)time(NULL);
 	sdc_notify("STATUS=%s", what);
 	sdc_watchdog_kick(); /* a step (a fetch) may block for up to half the watchdog */
 	if (state_save(&c->st, &e) < 0) {
@@ -175,38 +179,37 @@ static int enter_phase(struct cycle *c)
 	return 0;
 }
 
-static void clear_target(struct cycle *c)
-{
-	static const char *const keys[] = {
-	    "target",	     "target_path",    "previous_path",	     "health_deadline",
-	    "target_signer", "target_key",     "rollback_reason",    "closure_diff",
-	    "started_at",    "secrets_before", "secrets_generation", "failed_units_before"};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		json_object_del(c->st.root, keys[i]);
-}
-
 /* Tells the world about the state the cycle ended in: webhook, metrics file,
  * deployment hook. Reporting failures are logged and change no outcome. */
+/* The history's newest entry, into entry; NULL when there is none. */
+static const struct history_entry *last_entry(const json_t *history, struct history_entry *entry)
+{
+	if (!json_array_size(history))
+		return NULL;
+	history_entry_read(json_array_get(history, json_array_size(history) - 1), entry);
+	return entry;
+}
+
 static void report_outcome(struct cycle *c, bool changed)
 {
 	enum cycle_outcome o = c->res->outcome;
 	const char *commit = c->res->commit[0] ? c->res->commit : NULL;
+	struct history_entry entry;
 	json_t *history = NULL;
 	struct err e = {{0}};
 
 	/* A poll that finds nothing new is not a state change: only retry the outbox. */
-	if ((changed ? report_state(c->cfg, c->st.root, &e) : report_flush(c->cfg, &e)) < 0)
+	if ((changed ? report_state(c->cfg, &c->st, &e) : report_flush(c->cfg, &e)) < 0)
 		log_msg(LOG_WARNING, commit, "report", "webhook: %s", e.msg);
 	if (c->cfg->report.metrics_file || c->cfg->report.command) {
 		history = history_load(c->cfg->agent.state_dir, &e);
 		if (!history)
 			log_msg(LOG_WARNING, commit, "report", "reading history: %s", e.msg);
 	}
-	if (metrics_write(c->cfg, c->st.root, history, &e) < 0)
+	if (metrics_write(c->cfg, &c->st, history, &e) < 0)
 		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
 	if ((o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED) &&
-	    hook_run(c->cfg, outcome_names[o], c->st.root,
-		     json_array_get(history, json_array_size(history) - 1), &e) < 0)
+	    hook_run(c->cfg, outcome_names[o], &c->st, last_entry(history, &entry), &e) < 0)
 		log_msg(LOG_WARNING, commit, "report", "%s", e.msg);
 	json_decref(history);
 }
@@ -229,9 +232,9 @@ static int save_outcome(struct cycle *c)
 		log_msg(LOG_NOTICE, c->res->commit, NULL, "the state is saved again");
 		return 0;
 	}
-	state_release(&unsaved);
+	unsaved_forget();
 	unsaved.path = strdup(c->st.path);
-	unsaved.root = json_incref(c->st.root);
+	unsaved.text = state_text(&c->st);
 	log_msg(LOG_CRIT, c->res->commit, NULL,
 		"the state is still not saved (%s); a daemon retries before its next cycle",
 		c->e->msg);
@@ -248,21 +251,20 @@ static bool is_failure(enum cycle_outcome o)
 static int finish(struct cycle *c)
 {
 	enum cycle_outcome o = c->res->outcome;
-	const char *prev = state_get(&c->st, "last_outcome");
 	/* Deployments always count; a refusal, error or idle poll only when the
 	 * outcome differs from the last one. */
 	bool changed = o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED ||
-		       o == CYCLE_BUILT || !prev || strcmp(prev, outcome_names[o]) != 0;
+		       o == CYCLE_BUILT || c->st.last_outcome != (int)o;
 	int rc;
 
-	clear_target(c);
-	metrics_note_outcome(c->st.root, outcome_names[o]);
-	state_set(&c->st, "phase", phases[PHASE_IDLE].name);
-	state_set(&c->st, "last_outcome", outcome_names[o]);
-	state_set(&c->st, "last_error", is_failure(o) ? c->res->message : NULL);
-	state_set_int(&c->st, "last_cycle_at", (int64_t)time(NULL));
+	state_clear_target(&c->st);
+	metrics_note_outcome(&c->st, o);
+	c->st.phase = PHASE_IDLE;
+	c->st.last_outcome = (int)o;
+	state_set_str(&c->st.last_error, is_failure(o) ? c->res->message : NULL);
+	c->st.last_cycle_at = (int64_t)time(NULL);
 	if (hooks.next_delay)
-		state_set_int(&c->st, "next_poll_at", (int64_t)time(NULL) + hooks.next_delay(o));
+		c->st.next_poll_at = (int64_t)time(NULL) + hooks.next_delay(o);
 	rc = save_outcome(c);
 	report_outcome(c, changed);
 	return rc;
@@ -294,7 +296,7 @@ static int run_phases(struct cycle *c, int next)
 static int resume_activation(struct cycle *c, const char *target)
 {
 	enum platform platform = c->cfg->nix.platform;
-	bool again = state_get_int(&c->st, "attempt") >= 2;
+	bool again = c->st.attempt >= 2;
 	char running[PATH_MAX];
 
 	/* mode = boot: only the profile and boot entry were being set: again. */
@@ -321,14 +323,11 @@ static int resume_activation(struct cycle *c, const char *target)
 /* Where a cycle starts: what the phase on disk says (its resume rule). */
 static int first_phase(struct cycle *c)
 {
-	const char *name = state_get(&c->st, "phase");
-	int at = name ? cycle_phase_parse(name) : PHASE_IDLE;
-	const char *target = state_get(&c->st, "target_path");
+	enum cycle_phase at = c->st.phase;
+	const char *name = phases[at].name, *target = c->st.target.path;
 	char running[PATH_MAX];
 
-	if (at < 0)
-		at = PHASE_FETCH; /* a phase of another version: nothing of ours ran */
-	c->phase = (enum cycle_phase)at;
+	c->phase = at;
 	switch (phases[at].resume) {
 	case RESUME_NOTHING:
 		return PHASE_FETCH;
@@ -338,19 +337,19 @@ static int first_phase(struct cycle *c)
 			  "the previous cycle was interrupted during %s; starting over", name);
 		if (phases[at].resume == RESUME_UNDO_SECRETS)
 			cycle_undo_interrupted_secrets(c);
-		clear_target(c);
+		state_clear_target(&c->st);
 		return PHASE_FETCH;
 	default:
 		break;
 	}
-	snprintf(c->res->commit, sizeof(c->res->commit), "%s", state_get(&c->st, "target") ?: "");
+	snprintf(c->res->commit, sizeof(c->res->commit), "%s", c->st.target.commit ?: "");
 	cycle_log(c, LOG_WARNING, "resuming a deployment interrupted during %s", name);
 	if (phases[at].resume == RESUME_ACTIVATION)
 		return resume_activation(c, target);
 	if (phases[at].resume == RESUME_RUN_AGAIN) {
 		/* A rollback goes on for the reason it began with. */
 		snprintf(c->why, sizeof(c->why), "%s",
-			 state_get(&c->st, "rollback_reason") ?: "interrupted");
+			 c->st.target.rollback_reason ?: "interrupted");
 		c->mark_failed = true;
 		return at;
 	}
@@ -383,18 +382,18 @@ static int cycle_open(struct cycle *c, const struct config *cfg, struct cycle_re
 	orphan_sweep_temps(cfg);
 	/* Nothing is decided while a child of a dead agent may still switch. */
 	if (orphan_settle(cfg->agent.state_dir, hooks.should_stop, hooks.tick, e) < 0 ||
-	    (unsaved.root && state_save(&unsaved, e) < 0 &&
+	    (unsaved.text && state_write_text(unsaved.path, unsaved.text, e) < 0 &&
 	     err_prefix(e, "the outcome of the last cycle is still not saved") < 0) ||
 	    state_load(&c->st, cfg->agent.state_dir, e) < 0) {
 		lock_release(*lock_fd);
 		return -1;
 	}
-	state_release(&unsaved);
+	unsaved_forget();
 	orphan_track(cfg->agent.state_dir);
-	state_set(&c->st, "host", cfg->agent.hostname);
-	state_set(&c->st, "platform", config_platform_name(cfg->nix.platform));
-	state_set(&c->st, "mode", config_mode_name(cfg->agent.mode));
-	state_set(&c->st, "agent_version", CIM_VERSION);
+	state_set_str(&c->st.host, cfg->agent.hostname);
+	state_set_str(&c->st.platform, config_platform_name(cfg->nix.platform));
+	state_set_str(&c->st.mode, config_mode_name(cfg->agent.mode));
+	state_set_str(&c->st.agent_version, CIM_VERSION);
 	log_set_generation(hook_profile_generation(cfg->nix.profile));
 	return 0;
 }
@@ -425,7 +424,7 @@ int cycle_retry(const struct config *cfg, const char *commit, struct err *e)
 
 	if (cycle_open(&c, cfg, &res, e, &lock_fd) < 0)
 		return -1;
-	forgotten = failed_forget(c.st.root, commit);
+	forgotten = failed_forget(&c.st, commit);
 	if (state_save(&c.st, e) < 0)
 		forgotten = -1;
 	cycle_close(&c, lock_fd);
@@ -441,17 +440,17 @@ int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, st
 
 	if (cycle_open(&c, cfg, res, e, &lock_fd) < 0)
 		return -1;
-	good = state_get(&c.st, "last_good_path");
-	good_commit = state_get(&c.st, "last_good_commit");
-	deployed = state_get(&c.st, "deployed");
+	good = c.st.last_good_path;
+	good_commit = c.st.last_good_commit;
+	deployed = c.st.deployed;
 	if (!good || !deployed) {
 		err_set(e, "no earlier known-good deployment is recorded to roll back to");
 		goto out;
 	}
 	snprintf(res->commit, sizeof(res->commit), "%s", deployed);
-	state_set(&c.st, "target", deployed);
-	state_set(&c.st, "target_path", state_get(&c.st, "deployed_path"));
-	state_set(&c.st, "previous_path", good);
+	state_set_str(&c.st.target.commit, deployed);
+	state_set_str(&c.st.target.path, c.st.deployed_path);
+	state_set_str(&c.st.target.previous_path, good);
 	snprintf(reason, sizeof(reason), "rolled back by the operator to %.12s",
 		 good_commit ? good_commit : "?");
 	/* The secrets of the known-good commit come back with it: decrypted anew,
@@ -459,10 +458,10 @@ int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, st
 	if (good_commit)
 		cycle_reinstall_secrets(&c, good_commit);
 	/* Now the known-good one is what runs. */
-	state_set(&c.st, "deployed", good_commit);
-	state_set(&c.st, "deployed_path", good);
-	state_set(&c.st, "last_good_path", NULL);
-	state_set(&c.st, "last_good_commit", NULL);
+	state_set_str(&c.st.deployed, good_commit);
+	state_set_str(&c.st.deployed_path, good);
+	state_set_str(&c.st.last_good_path, NULL);
+	state_set_str(&c.st.last_good_commit, NULL);
 	rc = run_phases(&c, cycle_to_rollback(&c, reason, true));
 out:
 	cycle_close(&c, lock_fd);

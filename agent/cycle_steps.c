@@ -65,28 +65,32 @@ void cycle_remember_failed(struct cycle *c, const char *commit, const char *reas
 		log_msg(LOG_WARNING, commit, NULL,
 			"the signed content of %.12s is unknown (%s): only its id is remembered",
 			commit, e.msg);
-	failed_remember(c->st.root, commit, digest, reason);
+	failed_remember(&c->st, commit, digest, reason);
 }
 
 void cycle_record_history(struct cycle *c, const char *outcome, const char *reason)
 {
-	json_t *entry = json_pack(
-	    "{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:s?}", "commit", c->res->commit,
-	    "outcome", outcome, "reason", reason, "signer", state_get(&c->st, "target_signer"),
-	    "key", state_get(&c->st, "target_key"), "store_path", state_get(&c->st, "target_path"),
-	    "previous_path", state_get(&c->st, "previous_path"), "started_at",
-	    (json_int_t)state_get_int(&c->st, "started_at"), "finished_at", (json_int_t)time(NULL),
-	    "closure_diff", state_get(&c->st, "closure_diff"));
+	const struct state_target *t = &c->st.target;
+	/* Where this process's time went: the agent's own work vs nix and activation. */
+	double wall = clock_monotonic() - c->wall_start;
+	double child = spawn_total_seconds() - c->child_start;
+	const struct history_entry entry = {
+	    .commit = c->res->commit,
+	    .outcome = outcome,
+	    .reason = reason,
+	    .signer = t->signer,
+	    .key = t->key,
+	    .store_path = t->path,
+	    .previous_path = t->previous_path,
+	    .closure_diff = t->closure_diff,
+	    .started_at = t->started_at,
+	    .finished_at = (int64_t)time(NULL),
+	    .cycle_ms = (int64_t)(wall * 1000),
+	    .children_ms = (int64_t)(child * 1000),
+	};
 	struct err e = {{0}};
 
-	/* Where this process's time went: the agent's own work vs nix and activation. */
-	if (entry) {
-		double wall = clock_monotonic() - c->wall_start;
-		double child = spawn_total_seconds() - c->child_start;
-		json_object_set_new(entry, "cycle_ms", json_integer((json_int_t)(wall * 1000)));
-		json_object_set_new(entry, "children_ms", json_integer((json_int_t)(child * 1000)));
-	}
-	if (entry && history_append(c->cfg->agent.state_dir, entry, &e) < 0)
+	if (history_append(c->cfg->agent.state_dir, &entry, &e) < 0)
 		log_msg(LOG_WARNING, c->res->commit, NULL, "recording history: %s", e.msg);
 }
 
@@ -111,29 +115,26 @@ void step_fetch_prepare(struct cycle *c, char *what, size_t size)
 }
 
 /* The tip failed before, under this id or as the same signed content. */
-static int skipped(struct cycle *c, json_t *failure)
+static int skipped(struct cycle *c, const struct state_failure *failure)
 {
-	const char *first = json_string_value(json_object_get(failure, "commit")) ?: "";
-	const char *reason = json_string_value(json_object_get(failure, "reason"));
 	char as[96] = "";
 
-	if (strcmp(first, c->res->commit) != 0)
-		snprintf(as, sizeof(as), " as %.41s, the same signed content", first);
+	if (strcmp(failure->commit, c->res->commit) != 0)
+		snprintf(as, sizeof(as), " as %.41s, the same signed content", failure->commit);
 	cycle_set_result(c, CYCLE_SKIPPED,
 			 "%s failed before%s (%s); waiting for a newer commit or 'cim-agent retry'",
-			 c->res->commit, as, reason ?: "unknown reason");
+			 c->res->commit, as, failure->reason ?: "unknown reason");
 	return STEP_DONE;
 }
 
 int step_fetch(struct cycle *c)
 {
 	bool build_only = c->cfg->agent.mode == MODE_BUILD;
-	/* pull_step reads and writes the state file itself: hand it over. */
-	int rc = pull_step(c->cfg, false, &c->po, c->e);
+	int rc = pull_step(c->cfg, &c->st, false, &c->po, c->e);
 
-	state_release(&c->st);
-	if (state_load(&c->st, c->cfg->agent.state_dir, c->e) < 0)
-		return STEP_ABORT;
+	/* What the fetch learned is kept, whatever comes next. */
+	if (rc != PULL_ERROR && state_save(&c->st, c->e) < 0)
+		rc = PULL_ERROR;
 	if (rc == PULL_ERROR) {
 		/* A fetch cut short by SIGTERM: the next start fetches again. */
 		if (cycle_stop_requested())
@@ -148,13 +149,14 @@ int step_fetch(struct cycle *c)
 		log_msg(LOG_ERR, c->res->commit, "verify", "refused: %s", c->po.result.reason);
 		return STEP_DONE;
 	}
-	const char *deployed = state_get(&c->st, build_only ? "built" : "deployed");
+	const char *deployed = build_only ? c->st.built : c->st.deployed;
 	if (deployed && strcmp(deployed, c->res->commit) == 0) {
 		cycle_set_result(c, CYCLE_UP_TO_DATE, "%s is already %s", c->res->commit,
 				 build_only ? "built" : "deployed");
 		return STEP_DONE;
 	}
-	json_t *failure = failed_find(c->st.root, c->res->commit, c->po.result.signed_digest);
+	const struct state_failure *failure =
+	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
 	return failure ? skipped(c, failure) : PHASE_BUILD;
 }
 
@@ -162,10 +164,10 @@ int step_fetch(struct cycle *c)
 
 void step_build_prepare(struct cycle *c, char *what, size_t size)
 {
-	state_set(&c->st, "target", c->res->commit);
-	state_set(&c->st, "target_signer", c->po.result.identity);
-	state_set(&c->st, "target_key", c->po.result.fingerprint);
-	state_set_int(&c->st, "started_at", (int64_t)time(NULL));
+	state_set_str(&c->st.target.commit, c->res->commit);
+	state_set_str(&c->st.target.signer, c->po.result.identity);
+	state_set_str(&c->st.target.key, c->po.result.fingerprint);
+	c->st.target.started_at = (int64_t)time(NULL);
 	snprintf(what, size, "building %.12s (%s)", c->res->commit, c->cfg->nix.attr);
 }
 
@@ -183,7 +185,7 @@ static void note_running(struct cycle *c, const char *path)
 		cycle_log(c, LOG_WARNING, "GC root: %s", e.msg);
 	if (strcmp(c->running, path) != 0 &&
 	    build_diff_closures(&c->cfg->nix, c->running, path, &diff, &e) == 0) {
-		state_set(&c->st, "closure_diff", diff);
+		state_set_str(&c->st.target.closure_diff, diff);
 		free(diff);
 	}
 }
@@ -207,12 +209,12 @@ int step_build(struct cycle *c)
 			return cycle_stopped(c, "the build finished");
 		return failed(c, "build-failed", "", e.msg);
 	}
-	state_set(&c->st, "target_path", path);
+	state_set_str(&c->st.target.path, path);
 	note_running(c, path);
 	if (c->cfg->agent.mode != MODE_BUILD)
 		return PHASE_SECRETS;
-	state_set(&c->st, "built", c->res->commit);
-	state_set(&c->st, "built_path", path);
+	state_set_str(&c->st.built, c->res->commit);
+	state_set_str(&c->st.built_path, path);
 	cycle_set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
 			 c->res->commit, path);
 	cycle_record_history(c, "built", NULL);
@@ -228,7 +230,7 @@ void step_secrets_prepare(struct cycle *c, char *what, size_t size)
 
 	if (secrets_current(c->cfg->secrets.dir, &before, &e) < 0)
 		before = 0;
-	state_set_int(&c->st, "secrets_before", before);
+	c->st.target.secrets_before = before;
 	snprintf(what, size, "decrypting the secrets of %.12s", c->res->commit);
 }
 
@@ -241,7 +243,7 @@ int step_secrets(struct cycle *c)
 	/* On failure nothing was switched: the running system keeps its secrets. */
 	if (secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e) < 0)
 		return failed(c, "secrets-failed", "secrets: ", e.msg);
-	state_set_int(&c->st, "secrets_generation", generation);
+	c->st.target.secrets_generation = generation;
 	if (generation)
 		cycle_log(c, LOG_INFO, "%zu secret%s in generation %u", count,
 			  count == 1 ? "" : "s", generation);
@@ -250,7 +252,7 @@ int step_secrets(struct cycle *c)
 
 void cycle_undo_interrupted_secrets(struct cycle *c)
 {
-	unsigned before = (unsigned)state_get_int(&c->st, "secrets_before"), current = 0;
+	unsigned before = (unsigned)c->st.target.secrets_before, current = 0;
 	struct err e = {{0}};
 
 	/* An install interrupted after its symlink switch leaves a generation
@@ -289,7 +291,7 @@ static void record_failed_baseline(struct cycle *c)
 		cycle_log(c, LOG_WARNING, "%s", e.msg);
 		units[0] = '\0';
 	}
-	state_set(&c->st, "failed_units_before", units[0] ? units : NULL);
+	state_set_str(&c->st.target.failed_units_before, units[0] ? units : NULL);
 	if (units[0])
 		cycle_log(c, LOG_NOTICE,
 			  "already failed before the activation, not counted against it: %s",
@@ -298,24 +300,24 @@ static void record_failed_baseline(struct cycle *c)
 
 void step_activate_prepare(struct cycle *c, char *what, size_t size)
 {
-	const char *path = state_get(&c->st, "target_path");
+	const char *path = c->st.target.path;
 
 	snprintf(what, size, "activating %s", path);
 	if (c->activation == ACTIVATION_BOOT_AGAIN)
 		return;
 	if (c->activation == ACTIVATION_AGAIN) {
-		state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
+		c->st.attempt = c->st.attempt + 1;
 		snprintf(what, size, "activating %s again: the agent was interrupted during it",
 			 path);
 		return;
 	}
-	state_set(&c->st, "previous_path", c->running[0] ? c->running : NULL);
+	state_set_str(&c->st.target.previous_path, c->running[0] ? c->running : NULL);
 	/* Attempts count per commit and survive a rollback after an interruption. */
-	if (strcmp(state_get(&c->st, "attempt_commit") ?: "", c->res->commit) != 0)
-		state_set_int(&c->st, "attempt", 0);
-	state_set(&c->st, "attempt_commit", c->res->commit);
-	state_set_int(&c->st, "attempt", state_get_int(&c->st, "attempt") + 1);
-	state_set(&c->st, "reboot_needed", NULL);
+	if (strcmp(c->st.attempt_commit ?: "", c->res->commit) != 0)
+		c->st.attempt = 0;
+	state_set_str(&c->st.attempt_commit, c->res->commit);
+	c->st.attempt = c->st.attempt + 1;
+	c->st.reboot_needed = false;
 	record_failed_baseline(c);
 }
 
@@ -325,8 +327,8 @@ int step_activate(struct cycle *c)
 	struct activate_result ar;
 	struct err e = {{0}};
 
-	if (activate(&c->cfg->nix, state_get(&c->st, "target_path"),
-		     boot ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar, &e) < 0) {
+	if (activate(&c->cfg->nix, c->st.target.path, boot ? ACTIVATE_BOOT : ACTIVATE_TRY, &ar,
+		     &e) < 0) {
 		/* Killed along with us (systemctl stop): the resume decides, not a verdict. */
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the activation finished");
@@ -335,7 +337,7 @@ int step_activate(struct cycle *c)
 	/* mode = boot: nothing runs yet, so there is nothing to check: the
 	 * next boot picks it up. */
 	if (ar.reboot_needed || boot)
-		state_set(&c->st, "reboot_needed", "yes");
+		c->st.reboot_needed = true;
 	return boot ? PHASE_COMMIT : PHASE_HEALTH;
 }
 
@@ -343,11 +345,11 @@ int step_activate(struct cycle *c)
 
 void step_health_prepare(struct cycle *c, char *what, size_t size)
 {
-	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
+	time_t deadline = (time_t)c->st.target.health_deadline;
 
 	if (!deadline) {
 		deadline = time(NULL) + (time_t)c->cfg->health.timeout;
-		state_set_int(&c->st, "health_deadline", (int64_t)deadline);
+		c->st.target.health_deadline = (int64_t)deadline;
 	}
 	snprintf(what, size, "checking health until %lds from now", (long)(deadline - time(NULL)));
 }
@@ -365,8 +367,8 @@ int step_health(struct cycle *c)
 				   .remote_ctx = (void *)(uintptr_t)&c->cfg->repo,
 				   .should_stop = cycle_stop_requested,
 				   .tick = cycle_tick,
-				   .failed_before = state_get(&c->st, "failed_units_before")};
-	time_t deadline = (time_t)state_get_int(&c->st, "health_deadline");
+				   .failed_before = c->st.target.failed_units_before};
+	time_t deadline = (time_t)c->st.target.health_deadline;
 	char why[1024] = "";
 	enum health_verdict verdict = HEALTH_PASSED;
 
@@ -376,7 +378,7 @@ int step_health(struct cycle *c)
 		return cycle_stopped(c, "the health verdict");
 	if (verdict == HEALTH_FAILED)
 		return cycle_to_rollback(c, why, true);
-	state_set(&c->st, "health", health_configured(health) ? "passed" : "no checks configured");
+	state_set_str(&c->st.health, health_configured(health) ? "passed" : "no checks configured");
 	return PHASE_COMMIT;
 }
 
@@ -384,28 +386,28 @@ int step_health(struct cycle *c)
 
 void step_commit_prepare(struct cycle *c, char *what, size_t size)
 {
-	snprintf(what, size, "healthy; making %s the %s", state_get(&c->st, "target_path"),
+	snprintf(what, size, "healthy; making %s the %s", c->st.target.path,
 		 c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system");
 }
 
 /* The deployed commit moves, and the trust baseline with it. */
 static void record_deployed(struct cycle *c, const char *path)
 {
-	state_set(&c->st, "last_good_path", state_get(&c->st, "deployed_path"));
-	state_set(&c->st, "last_good_commit", state_get(&c->st, "deployed"));
-	state_set(&c->st, "deployed", c->res->commit);
-	state_set(&c->st, "deployed_path", path);
-	state_set(&c->st, "deployed_signer", state_get(&c->st, "target_signer"));
-	state_set(&c->st, "deployed_key", state_get(&c->st, "target_key"));
-	state_set_int(&c->st, "deployed_at", (int64_t)time(NULL));
-	state_set(&c->st, "baseline", c->res->commit);
-	state_set(&c->st, "attempt", NULL);
-	state_set(&c->st, "attempt_commit", NULL);
+	state_set_str(&c->st.last_good_path, c->st.deployed_path);
+	state_set_str(&c->st.last_good_commit, c->st.deployed);
+	state_set_str(&c->st.deployed, c->res->commit);
+	state_set_str(&c->st.deployed_path, path);
+	state_set_str(&c->st.deployed_signer, c->st.target.signer);
+	state_set_str(&c->st.deployed_key, c->st.target.key);
+	c->st.deployed_at = (int64_t)time(NULL);
+	state_set_str(&c->st.baseline, c->res->commit);
+	c->st.attempt = 0;
+	state_set_str(&c->st.attempt_commit, NULL);
 }
 
 int step_commit(struct cycle *c)
 {
-	const char *path = state_get(&c->st, "target_path");
+	const char *path = c->st.target.path;
 	bool boot_default = c->cfg->agent.mode == MODE_SWITCH;
 	struct activate_result ar;
 	char link[PATH_MAX + 16];
@@ -417,14 +419,13 @@ int step_commit(struct cycle *c)
 		return cycle_to_rollback(c, e.msg, true);
 	}
 	if (boot_default && ar.reboot_needed)
-		state_set(&c->st, "reboot_needed", "yes");
-	if (state_get_int(&c->st, "secrets_generation") &&
-	    secrets_commit(c->cfg->secrets.dir, &e) < 0)
+		c->st.reboot_needed = true;
+	if (c->st.target.secrets_generation && secrets_commit(c->cfg->secrets.dir, &e) < 0)
 		cycle_log(c, LOG_WARNING, "secrets: %s", e.msg);
 	snprintf(link, sizeof(link), "%s/current", c->gcroots);
 	if (build_add_root(&c->cfg->nix, path, link, &e) < 0)
 		cycle_log(c, LOG_WARNING, "GC root: %s", e.msg);
-	c->res->reboot_needed = state_get(&c->st, "reboot_needed") != NULL;
+	c->res->reboot_needed = c->st.reboot_needed;
 	cycle_set_result(c, CYCLE_DEPLOYED, "deployed %s (%s)%s", c->res->commit, path,
 			 c->res->reboot_needed ? "; a reboot is needed to finish" : "");
 	record_deployed(c, path);
@@ -438,9 +439,9 @@ int step_commit(struct cycle *c)
 
 void step_rollback_prepare(struct cycle *c, char *what, size_t size)
 {
-	const char *previous = state_get(&c->st, "previous_path");
+	const char *previous = c->st.target.previous_path;
 
-	state_set(&c->st, "rollback_reason", c->why);
+	state_set_str(&c->st.target.rollback_reason, c->why);
 	snprintf(what, size, "rolling back to %s: %s", previous ? previous : "(none)", c->why);
 }
 
@@ -448,7 +449,7 @@ void step_rollback_prepare(struct cycle *c, char *what, size_t size)
  * only while the one this deployment installed is current. */
 static void restore_secrets(struct cycle *c)
 {
-	unsigned installed = (unsigned)state_get_int(&c->st, "secrets_generation"), current = 0;
+	unsigned installed = (unsigned)c->st.target.secrets_generation, current = 0;
 	struct err e = {{0}};
 
 	if (!installed || secrets_current(c->cfg->secrets.dir, &current, &e) < 0 ||
@@ -462,7 +463,7 @@ static void restore_secrets(struct cycle *c)
 
 int step_rollback(struct cycle *c)
 {
-	const char *previous = state_get(&c->st, "previous_path");
+	const char *previous = c->st.target.previous_path;
 	struct err e = {{0}};
 
 	restore_secrets(c);

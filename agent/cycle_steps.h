@@ -19,7 +19,7 @@ enum activation {
 
 struct cycle {
 	const struct config *cfg;
-	struct state st;
+	struct agent_state st;
 	struct cycle_result *res;
 	struct err *e;
 	char mirror[PATH_MAX];

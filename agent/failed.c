@@ -1,58 +1,62 @@
 #include "agent/failed.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static const char *field(json_t *item, const char *key)
+const struct state_failure *failed_find(const struct agent_state *st, const char *commit,
+					const char *digest)
 {
-	const char *v = json_string_value(json_object_get(item, key));
-	return v ? v : "";
-}
-
-json_t *failed_find(json_t *root, const char *commit, const char *digest)
-{
-	json_t *item;
-	size_t i;
-
-	json_array_foreach(json_object_get(root, "failed_commits"), i, item)
-	{
-		if (strcmp(field(item, "commit"), commit) == 0)
-			return item;
-		if (digest && digest[0] && strcmp(field(item, "signed"), digest) == 0)
-			return item;
+	for (size_t i = 0; i < st->nfailed; i++) {
+		const struct state_failure *f = &st->failed[i];
+		if (strcmp(f->commit, commit) == 0)
+			return f;
+		if (digest && digest[0] && f->signed_digest &&
+		    strcmp(f->signed_digest, digest) == 0)
+			return f;
 	}
 	return NULL;
 }
 
-void failed_remember(json_t *root, const char *commit, const char *digest, const char *reason)
+static void drop(struct agent_state *st, size_t i)
 {
-	json_t *failed = json_object_get(root, "failed_commits");
-
-	if (!json_is_array(failed)) {
-		failed = json_array();
-		json_object_set_new(root, "failed_commits", failed);
-	}
-	json_array_append_new(failed, json_pack("{s:s, s:s*, s:s, s:I}", "commit", commit, "signed",
-						digest && digest[0] ? digest : NULL, "reason",
-						reason, "at", (json_int_t)time(NULL)));
-	while (json_array_size(failed) > FAILED_MAX)
-		json_array_remove(failed, 0);
+	free(st->failed[i].commit);
+	free(st->failed[i].signed_digest);
+	free(st->failed[i].reason);
+	memmove(&st->failed[i], &st->failed[i + 1], (st->nfailed - i - 1) * sizeof(st->failed[0]));
+	st->nfailed--;
+	memset(&st->failed[st->nfailed], 0, sizeof(st->failed[0]));
 }
 
-int failed_forget(json_t *root, const char *prefix)
+void failed_remember(struct agent_state *st, const char *commit, const char *digest,
+		     const char *reason)
 {
-	json_t *kept = json_array(), *item;
-	int forgotten = 0;
-	size_t i;
+	struct state_failure *f;
 
-	json_array_foreach(json_object_get(root, "failed_commits"), i, item)
-	{
-		const char *id = json_string_value(json_object_get(item, "commit"));
-		if (!prefix || (id && strncmp(id, prefix, strlen(prefix)) == 0))
-			forgotten++;
-		else
-			json_array_append(kept, item);
+	if (st->nfailed == STATE_FAILED_MAX)
+		drop(st, 0);
+	f = &st->failed[st->nfailed];
+	if (state_set_str(&f->commit, commit) < 0 ||
+	    state_set_str(&f->signed_digest, digest && digest[0] ? digest : NULL) < 0 ||
+	    state_set_str(&f->reason, reason) < 0) {
+		free(f->commit);
+		free(f->signed_digest);
+		memset(f, 0, sizeof(*f));
+		return; /* out of memory: not remembered, as before */
 	}
-	json_object_set_new(root, "failed_commits", kept);
+	f->at = (int64_t)time(NULL);
+	st->nfailed++;
+}
+
+int failed_forget(struct agent_state *st, const char *prefix)
+{
+	int forgotten = 0;
+
+	for (size_t i = st->nfailed; i-- > 0;) {
+		if (!prefix || strncmp(st->failed[i].commit, prefix, strlen(prefix)) == 0) {
+			drop(st, i);
+			forgotten++;
+		}
+	}
 	return forgotten;
 }

@@ -37,11 +37,47 @@ json_t *history_load(const char *state_dir, struct err *e)
 	return arr;
 }
 
-int history_append(const char *state_dir, json_t *entry, struct err *e)
+static json_t *entry_json(const struct history_entry *h)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:s?, s:I, s:I}",
+			 "commit", h->commit, "outcome", h->outcome, "reason", h->reason, "signer",
+			 h->signer, "key", h->key, "store_path", h->store_path, "previous_path",
+			 h->previous_path, "started_at", (json_int_t)h->started_at, "finished_at",
+			 (json_int_t)h->finished_at, "closure_diff", h->closure_diff, "cycle_ms",
+			 (json_int_t)h->cycle_ms, "children_ms", (json_int_t)h->children_ms);
+}
+
+void history_entry_read(const json_t *item, struct history_entry *out)
+{
+#define S(key) json_string_value(json_object_get(item, key))
+#define I(key) json_integer_value(json_object_get(item, key))
+	*out = (struct history_entry){
+	    .commit = S("commit"),
+	    .outcome = S("outcome"),
+	    .reason = S("reason"),
+	    .signer = S("signer"),
+	    .key = S("key"),
+	    .store_path = S("store_path"),
+	    .previous_path = S("previous_path"),
+	    .closure_diff = S("closure_diff"),
+	    .started_at = I("started_at"),
+	    .finished_at = I("finished_at"),
+	    .cycle_ms = I("cycle_ms"),
+	    .children_ms = I("children_ms"),
+	};
+#undef S
+#undef I
+}
+
+int history_append(const char *state_dir, const struct history_entry *h, struct err *e)
 {
 	char path[4096], *text;
-	json_t *arr = history_load(state_dir, e);
+	json_t *entry = entry_json(h), *arr;
 	int rc;
+
+	if (!entry)
+		return err_set(e, "out of memory");
+	arr = history_load(state_dir, e);
 
 	if (!arr) {
 		/* A corrupt history must not block deployments: keep it aside, start anew. */

@@ -1,6 +1,8 @@
 #include "agent/hook.h"
 
 #include "agent/config.h"
+#include "agent/history.h"
+#include "agent/state.h"
 #include "base/err.h"
 #include "apply/spawn.h"
 
@@ -35,15 +37,13 @@ unsigned long hook_profile_generation(const char *profile)
 	return gen;
 }
 
-static const char *str(const json_t *o, const char *key)
+static const char *str(const char *s)
 {
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v ? v : "";
+	return s ? s : "";
 }
 
-int hook_run(const struct config *cfg, const char *outcome, const json_t *state,
-	     const json_t *entry, struct err *e)
+int hook_run(const struct config *cfg, const char *outcome, const struct agent_state *st,
+	     const struct history_entry *entry, struct err *e)
 {
 	char *env[HOOK_VARS + 1] = {0};
 	char generation[32] = "";
@@ -58,18 +58,18 @@ int hook_run(const struct config *cfg, const char *outcome, const json_t *state,
 	gen = hook_profile_generation(cfg->nix.profile);
 	if (gen)
 		snprintf(generation, sizeof(generation), "%lu", gen);
-	const char *commit = entry ? str(entry, "commit") : str(state, "deployed");
-	const char *error = entry ? str(entry, "reason") : str(state, "last_error");
+	const char *commit = str(entry ? entry->commit : st->deployed);
+	const char *error = str(entry ? entry->reason : st->last_error);
 	if (asprintf(&env[n++], "CIM_OUTCOME=%s", outcome) < 0 ||
 	    asprintf(&env[n++], "CIM_COMMIT=%s", commit) < 0 ||
 	    asprintf(&env[n++], "CIM_ERROR=%s", error) < 0 ||
-	    asprintf(&env[n++], "CIM_STORE_PATH=%s", entry ? str(entry, "store_path") : "") < 0 ||
-	    asprintf(&env[n++], "CIM_PREVIOUS_PATH=%s",
-		     entry ? str(entry, "previous_path") : "") < 0 ||
+	    asprintf(&env[n++], "CIM_STORE_PATH=%s", str(entry ? entry->store_path : NULL)) < 0 ||
+	    asprintf(&env[n++], "CIM_PREVIOUS_PATH=%s", str(entry ? entry->previous_path : NULL)) <
+		0 ||
 	    asprintf(&env[n++], "CIM_GENERATION=%s", generation) < 0 ||
-	    asprintf(&env[n++], "CIM_SIGNER=%s", entry ? str(entry, "signer") : "") < 0 ||
+	    asprintf(&env[n++], "CIM_SIGNER=%s", str(entry ? entry->signer : NULL)) < 0 ||
 	    asprintf(&env[n++], "CIM_HOST=%s", cfg->agent.hostname) < 0 ||
-	    asprintf(&env[n++], "CIM_DEPLOYED=%s", str(state, "deployed")) < 0 ||
+	    asprintf(&env[n++], "CIM_DEPLOYED=%s", str(st->deployed)) < 0 ||
 	    asprintf(&env[n++], "CIM_STATE_DIR=%s", cfg->agent.state_dir) < 0) {
 		env[n - 1] = NULL; /* asprintf leaves it undefined on failure */
 		err_set(e, "out of memory");

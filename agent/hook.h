@@ -4,10 +4,10 @@
 #ifndef CIM_HOOK_H
 #define CIM_HOOK_H
 
-#include <jansson.h>
-
+struct agent_state;
 struct config;
 struct err;
+struct history_entry;
 
 #define HOOK_TIMEOUT 60 /* seconds; then the command's process group is killed */
 
@@ -16,8 +16,8 @@ struct err;
  * (may be NULL), state the state after the cycle. Its output goes to the
  * agent's stderr. Nothing to do without [report] command; -1 when it could
  * not start, timed out or exited non-zero. */
-int hook_run(const struct config *cfg, const char *outcome, const json_t *state,
-	     const json_t *entry, struct err *e);
+int hook_run(const struct config *cfg, const char *outcome, const struct agent_state *st,
+	     const struct history_entry *entry, struct err *e);
 
 /* The generation number from the name of a profile link's target
  * ("system-42-link" gives 42); 0 when it has none. */

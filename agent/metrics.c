@@ -3,7 +3,9 @@
 #include "agent/config.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "agent/history.h"
 #include "agent/report.h"
+#include "agent/state.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,48 +14,36 @@
 #include <string.h>
 #include <time.h>
 
-static json_t *child_object(json_t *parent, const char *key)
+void metrics_note_outcome(struct agent_state *st, enum cycle_outcome outcome)
 {
-	json_t *o = json_object_get(parent, key);
+	struct state_metrics *m = &st->metrics;
+	int64_t now = (int64_t)time(NULL);
 
-	if (!json_is_object(o)) {
-		o = json_object();
-		json_object_set_new(parent, key, o);
-	}
-	return o;
-}
-
-void metrics_note_outcome(json_t *state, const char *outcome)
-{
-	json_t *m = child_object(state, "metrics");
-	json_t *cycles = child_object(m, "cycles"), *ok = child_object(m, "ok");
-	json_t *failed = child_object(m, "failed");
-	const char *phase = json_string_value(json_object_get(state, "phase"));
-	json_t *now = json_integer((json_int_t)time(NULL));
-
-	json_object_set_new(cycles, outcome,
-			    json_integer(json_integer_value(json_object_get(cycles, outcome)) + 1));
-	if (strcmp(outcome, "error") == 0) {
+	m->cycles[outcome]++;
+	switch (outcome) {
+	case CYCLE_ERROR:
 		/* Only an error in the fetch phase is the fetch's (or verification's) fault. */
-		if (phase && strcmp(phase, "fetch") == 0)
-			json_object_set(failed, "fetch", now);
-	} else if (strcmp(outcome, "refused") == 0) {
-		json_object_set(failed, "verify", now);
-	} else if (strcmp(outcome, "rolled-back") == 0) {
-		json_object_set(failed, "deploy", now);
-	} else {
-		json_object_set(ok, "verify", now);
-		if (strcmp(outcome, "failed") == 0) {
-			json_object_set(failed, "build", now);
-			json_object_set(failed, "deploy", now);
-		} else if (strcmp(outcome, "built") == 0) {
-			json_object_set(ok, "build", now);
-		} else if (strcmp(outcome, "deployed") == 0) {
-			json_object_set(ok, "build", now);
-			json_object_set(ok, "deploy", now);
+		if (st->phase_known && st->phase == PHASE_FETCH)
+			m->failed[METRIC_FETCH] = now;
+		break;
+	case CYCLE_REFUSED:
+		m->failed[METRIC_VERIFY] = now;
+		break;
+	case CYCLE_ROLLED_BACK:
+		m->failed[METRIC_DEPLOY] = now;
+		break;
+	default:
+		m->ok[METRIC_VERIFY] = now;
+		if (outcome == CYCLE_FAILED) {
+			m->failed[METRIC_BUILD] = now;
+			m->failed[METRIC_DEPLOY] = now;
+		} else if (outcome == CYCLE_BUILT) {
+			m->ok[METRIC_BUILD] = now;
+		} else if (outcome == CYCLE_DEPLOYED) {
+			m->ok[METRIC_BUILD] = now;
+			m->ok[METRIC_DEPLOY] = now;
 		}
 	}
-	json_decref(now);
 }
 
 char *metrics_escape_label(const char *value)
@@ -110,16 +100,6 @@ static bool info(FILE *f, const char *name, const char *help, const char *const 
 	return true;
 }
 
-static int64_t get_int(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *get_str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 /* A step's success gauge and timestamp: 1 when its last success is not older
  * than its last failure; nothing before the first attempt. */
 static void step(FILE *f, const char *name, const char *what, int64_t ok, int64_t failed)
@@ -138,90 +118,101 @@ static void step(FILE *f, const char *name, const char *what, int64_t ok, int64_
 	sample(f, metric, "gauge", help, ok);
 }
 
-static bool write_all_metrics(FILE *f, const struct config *cfg, const json_t *state,
-			      const json_t *history)
+/* What runs and what the agent is doing. */
+static bool write_info(FILE *f, const struct config *cfg, const struct agent_state *st)
 {
-	const json_t *m = json_object_get(state, "metrics");
-	const json_t *ok = json_object_get(m, "ok"), *failed = json_object_get(m, "failed");
-	const json_t *cycles = json_object_get(m, "cycles"), *count, *last;
-	const char *outcome, *health = get_str(state, "health");
-	int64_t deploy_ok = get_int(ok, "deploy"), deployed_at = get_int(state, "deployed_at");
-	bool deploy_good;
-
-	const char *const build[] = {"version", CIM_VERSION, "host", cfg->agent.hostname,
+	const char *const build[] = {"version",	 CIM_VERSION,
+				     "host",	 cfg->agent.hostname,
 				     "platform", config_platform_name(cfg->nix.platform),
-				     "mode", config_mode_name(cfg->agent.mode)};
-	if (!info(f, "build_info", "The agent's version and configuration; always 1.", build, 8))
-		return false;
-	if (get_str(state, "deployed")) {
-		const char *const dep[] = {"commit", get_str(state, "deployed"), "signer",
-					   get_str(state, "deployed_signer")};
-		if (!info(f, "deployed_info", "The commit running now and who signed it; always 1.",
-			  dep, 4))
-			return false;
-	}
-	const char *const ph[] = {"phase", get_str(state, "phase") ? get_str(state, "phase")
-								   : "idle"};
-	if (!info(f, "phase_info", "The phase the agent is in (idle between cycles); always 1.",
-		  ph, 2))
-		return false;
-	if (get_int(state, "last_cycle_at"))
-		sample(f, "last_cycle_timestamp_seconds", "gauge",
-		       "Unix time at which the last cycle ended.", get_int(state, "last_cycle_at"));
+				     "mode",	 config_mode_name(cfg->agent.mode)};
+	const char *const deployed[] = {"commit", st->deployed, "signer", st->deployed_signer};
+	const char *const phase[] = {"phase", cycle_phase_name(st->phase)};
 
-	step(f, "fetch", "fetch and verification of the remote branch",
-	     get_int(state, "fetched_at"), get_int(failed, "fetch"));
-	step(f, "verify", "verification of the remote tip (0: refused)", get_int(ok, "verify"),
-	     get_int(failed, "verify"));
-	step(f, "build", "build", get_int(ok, "build"), get_int(failed, "build"));
+	return info(f, "build_info", "The agent's version and configuration; always 1.", build,
+		    8) &&
+	       (!st->deployed ||
+		info(f, "deployed_info", "The commit running now and who signed it; always 1.",
+		     deployed, 4)) &&
+	       info(f, "phase_info", "The phase the agent is in (idle between cycles); always 1.",
+		    phase, 2);
+}
+
+/* Each step's last success and failure, and the health of what runs. */
+static void write_steps(FILE *f, const struct agent_state *st)
+{
+	const struct state_metrics *m = &st->metrics;
+	int64_t deploy_ok = m->ok[METRIC_DEPLOY];
+
+	step(f, state_metric_step_name(METRIC_FETCH), "fetch and verification of the remote branch",
+	     st->fetched_at, m->failed[METRIC_FETCH]);
+	step(f, state_metric_step_name(METRIC_VERIFY),
+	     "verification of the remote tip (0: refused)", m->ok[METRIC_VERIFY],
+	     m->failed[METRIC_VERIFY]);
+	step(f, state_metric_step_name(METRIC_BUILD), "build", m->ok[METRIC_BUILD],
+	     m->failed[METRIC_BUILD]);
 	/* The deployment time in the state counts for a state from before these metrics. */
-	if (deployed_at > deploy_ok)
-		deploy_ok = deployed_at;
-	step(f, "deploy", "deployment", deploy_ok, get_int(failed, "deploy"));
-	deploy_good = deploy_ok && deploy_ok >= get_int(failed, "deploy");
-	if (health)
+	if (st->deployed_at > deploy_ok)
+		deploy_ok = st->deployed_at;
+	step(f, state_metric_step_name(METRIC_DEPLOY), "deployment", deploy_ok,
+	     m->failed[METRIC_DEPLOY]);
+	if (st->health)
 		sample(f, "health_ok", "gauge",
 		       "1 when the health checks of the running deployment passed (or none are "
 		       "configured), 0 when the last deployment was rolled back.",
-		       deploy_good && (strcmp(health, "passed") == 0 ||
-				       strcmp(health, "no checks configured") == 0));
+		       deploy_ok && deploy_ok >= m->failed[METRIC_DEPLOY] &&
+			   (strcmp(st->health, "passed") == 0 ||
+			    strcmp(st->health, "no checks configured") == 0));
 	sample(f, "reboot_needed", "gauge",
-	       "1 when the deployed system needs a reboot to take full effect.",
-	       get_str(state, "reboot_needed") != NULL);
+	       "1 when the deployed system needs a reboot to take full effect.", st->reboot_needed);
+}
+
+static void write_counters(FILE *f, const struct agent_state *st)
+{
+	const int64_t *cycles = st->metrics.cycles;
+	bool any = false;
 
 	sample(f, "rollbacks_total", "counter",
 	       "Deployments rolled back (activation or health checks failed, or by hand).",
-	       get_int(cycles, "rolled-back"));
+	       cycles[CYCLE_ROLLED_BACK]);
 	sample(f, "build_failures_total", "counter",
 	       "Cycles that failed before switching anything (the build failed).",
-	       get_int(cycles, "failed"));
-	if (json_object_size(cycles)) {
+	       cycles[CYCLE_FAILED]);
+	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
+		any |= cycles[o] != 0;
+	if (any)
 		header(f, "cycles_total", "counter", "Finished cycles by outcome.");
-		json_object_foreach((json_t *)(uintptr_t)cycles, outcome, count)
-		{
-			char *v = metrics_escape_label(outcome);
-			if (!v)
-				return false;
-			fprintf(f, "cim_agent_cycles_total{outcome=\"%s\"} %lld\n", v,
-				(long long)json_integer_value(count));
-			free(v);
-		}
-	}
+	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
+		if (cycles[o])
+			fprintf(f, "cim_agent_cycles_total{outcome=\"%s\"} %lld\n",
+				cycle_outcome_name(o), (long long)cycles[o]);
+}
 
-	last = json_array_get(history, json_array_size(history) - 1);
-	if (last && get_int(last, "started_at") > 0 &&
-	    get_int(last, "finished_at") >= get_int(last, "started_at"))
+static bool write_all_metrics(FILE *f, const struct config *cfg, const struct agent_state *st,
+			      const json_t *history)
+{
+	struct history_entry last = {0};
+
+	if (!write_info(f, cfg, st))
+		return false;
+	if (st->last_cycle_at)
+		sample(f, "last_cycle_timestamp_seconds", "gauge",
+		       "Unix time at which the last cycle ended.", st->last_cycle_at);
+	write_steps(f, st);
+	write_counters(f, st);
+	if (json_array_size(history))
+		history_entry_read(json_array_get(history, json_array_size(history) - 1), &last);
+	if (last.started_at > 0 && last.finished_at >= last.started_at)
 		sample(f, "last_deploy_duration_seconds", "gauge",
 		       "Seconds the latest deployment attempt took, from the start of its build to "
 		       "its commit or rollback.",
-		       get_int(last, "finished_at") - get_int(last, "started_at"));
+		       last.finished_at - last.started_at);
 	if (cfg->report.url)
 		sample(f, "report_queued", "gauge", "State reports waiting in the webhook outbox.",
 		       (int64_t)report_queued(cfg));
 	return true;
 }
 
-int metrics_write(const struct config *cfg, const json_t *state, const json_t *history,
+int metrics_write(const struct config *cfg, const struct agent_state *state, const json_t *history,
 		  struct err *e)
 {
 	char *text = NULL;

@@ -1,10 +1,10 @@
 #include "agent/pull_step.h"
 
 #include "agent/config.h"
+#include "agent/cycle.h"
 #include "agent/log.h"
 #include "agent/state.h"
 #include "base/err.h"
-#include "base/fileio.h"
 #include "base/url.h"
 
 #include <stdio.h>
@@ -17,52 +17,45 @@ int pull_mirror_path(const struct config *cfg, char *buf, size_t size)
 }
 
 /* What the fetch learned goes to the state, refusals included. */
-static void record(struct state *st, const struct config *cfg, const struct pull_outcome *po)
+static int record(struct agent_state *st, const struct config *cfg, const struct pull_outcome *po)
 {
+	const struct verify_result *r = &po->result;
 	char shown_url[1024];
+	int rc;
 
 	url_redact(cfg->repo.url, shown_url, sizeof(shown_url));
-	state_set(st, "remote_url", shown_url); /* the state file may be world-readable */
-	state_set(st, "branch", cfg->repo.branch);
-	state_set(st, "remote_tip", po->result.commit);
-	state_set_int(st, "fetched_at", (int64_t)time(NULL));
-	if (po->result.trusted) {
-		state_set(st, "verified", po->result.commit);
-		state_set(st, "verified_signer", po->result.identity);
-		state_set(st, "verified_key", po->result.fingerprint);
-		state_set(st, "refused", NULL);
-		state_set(st, "refused_reason", NULL);
+	/* the state file may be world-readable: the URL without credentials */
+	rc = state_set_str(&st->remote_url, shown_url) |
+	     state_set_str(&st->branch, cfg->repo.branch) |
+	     state_set_str(&st->remote_tip, r->commit);
+	st->fetched_at = (int64_t)time(NULL);
+	if (r->trusted) {
+		rc |= state_set_str(&st->verified, r->commit) |
+		      state_set_str(&st->verified_signer, r->identity) |
+		      state_set_str(&st->verified_key, r->fingerprint) |
+		      state_set_str(&st->refused, NULL) | state_set_str(&st->refused_reason, NULL);
 		if (po->new_baseline)
-			state_set(st, "baseline", po->result.commit);
+			rc |= state_set_str(&st->baseline, r->commit);
 	} else {
-		state_set(st, "refused", po->result.commit);
-		state_set(st, "refused_reason", po->result.reason);
+		rc |= state_set_str(&st->refused, r->commit) |
+		      state_set_str(&st->refused_reason, r->reason);
 	}
+	return rc;
 }
 
-int pull_step(const struct config *cfg, bool allow_rewind, struct pull_outcome *po, struct err *e)
+int pull_step(const struct config *cfg, struct agent_state *st, bool allow_rewind,
+	      struct pull_outcome *po, struct err *e)
 {
-	struct state st = {0};
 	char mirror[4096];
-	int rc = PULL_ERROR;
+	int rc;
 
 	memset(po, 0, sizeof(*po));
-	if (dir_create(cfg->agent.state_dir, 0700, e) < 0 ||
-	    state_load(&st, cfg->agent.state_dir, e) < 0)
-		goto out;
-	if (pull_mirror_path(cfg, mirror, sizeof(mirror)) < 0) {
-		err_set(e, "%s: path too long", cfg->agent.state_dir);
-		goto out;
-	}
-	rc = pull_fetch(&cfg->repo, mirror, state_get(&st, "baseline"), allow_rewind, po, e);
+	if (pull_mirror_path(cfg, mirror, sizeof(mirror)) < 0)
+		return err_set(e, "%s: path too long", cfg->agent.state_dir);
+	rc = pull_fetch(&cfg->repo, mirror, st->baseline, allow_rewind, po, e);
 	if (po->repaired[0])
-		log_msg(LOG_WARNING, NULL, "fetch", "%s", po->repaired);
-	if (rc == PULL_ERROR)
-		goto out;
-	record(&st, cfg, po);
-	if (state_save(&st, e) < 0)
-		rc = PULL_ERROR;
-out:
-	state_release(&st);
+		log_msg(LOG_WARNING, NULL, cycle_phase_name(PHASE_FETCH), "%s", po->repaired);
+	if (rc != PULL_ERROR && record(st, cfg, po) < 0)
+		return err_set(e, "out of memory");
 	return rc;
 }

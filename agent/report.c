@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SEQ_DIGITS      20 /* zero-padded, so names sort like numbers */
+#define SEQ_DIGITS	20 /* zero-padded, so names sort like numbers */
 #define ENTRY_MAX_BYTES (STATE_MAX_BYTES + 64 * 1024)
-#define META_MAX_BYTES  4096
+#define META_MAX_BYTES	4096
 
 /* The outbox of one state_dir, locked while in use. */
 struct outbox {
@@ -31,7 +31,7 @@ struct outbox {
 	int fd; /* the directory, flock()ed */
 	uint64_t *seq;
 	size_t n;
-	uint64_t next;      /* event id of the next report */
+	uint64_t next;	    /* event id of the next report */
 	uint64_t last_sent; /* event id of the last report delivered */
 };
 
@@ -42,10 +42,9 @@ static int outbox_path(const struct outbox *ob, char *buf, size_t size, const ch
 
 static int entry_path(const struct outbox *ob, char *buf, size_t size, uint64_t seq)
 {
-	return snprintf(buf, size, "%s/%0*" PRIu64 ".json", ob->dir, SEQ_DIGITS, seq) >=
-			       (int)size
-		       ? -1
-		       : 0;
+	return snprintf(buf, size, "%s/%0*" PRIu64 ".json", ob->dir, SEQ_DIGITS, seq) >= (int)size
+		   ? -1
+		   : 0;
 }
 
 /* A queued report's name: exactly SEQ_DIGITS digits and ".json". */
@@ -217,7 +216,7 @@ static int outbox_make_room(struct outbox *ob, unsigned max, struct err *e)
 	return 0;
 }
 
-static int outbox_append(struct outbox *ob, const struct config *cfg, const json_t *state,
+static int outbox_append(struct outbox *ob, const struct config *cfg, const struct agent_state *st,
 			 struct err *e)
 {
 	char path[PATH_MAX], *text;
@@ -226,9 +225,10 @@ static int outbox_append(struct outbox *ob, const struct config *cfg, const json
 
 	if (outbox_make_room(ob, cfg->report.outbox_max, e) < 0)
 		return -1;
-	body = json_pack("{s:i, s:I, s:s, s:I, s:O}", "schema", REPORT_SCHEMA, "event_id",
+	/* The state as the file has it (README, "Body"). */
+	body = json_pack("{s:i, s:I, s:s, s:I, s:o}", "schema", REPORT_SCHEMA, "event_id",
 			 (json_int_t)ob->next, "host", cfg->agent.hostname, "created_at",
-			 (json_int_t)time(NULL), "state", (json_t *)(uintptr_t)state);
+			 (json_int_t)time(NULL), "state", state_to_json(st, true));
 	if (!body)
 		return err_set(e, "report: cannot encode the state");
 	text = json_dumps(body, JSON_COMPACT);
@@ -350,9 +350,9 @@ static char *entry_body(const struct outbox *ob, uint64_t seq, const char *path,
 		err_set(e, "%s: not a report", path);
 		return NULL;
 	}
-	json_object_set_new(root, "dropped",
-			    json_integer(seq > ob->last_sent ? (json_int_t)(seq - ob->last_sent - 1)
-							     : 0));
+	json_object_set_new(
+	    root, "dropped",
+	    json_integer(seq > ob->last_sent ? (json_int_t)(seq - ob->last_sent - 1) : 0));
 	json_object_set_new(root, "sent_at", json_integer((json_int_t)time(NULL)));
 	body = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -399,7 +399,8 @@ static int outbox_deliver(struct outbox *ob, const struct config *cfg, struct er
 			continue;
 		}
 		if (key)
-			report_hmac_hex((const unsigned char *)key, keylen, body, strlen(body), sig);
+			report_hmac_hex((const unsigned char *)key, keylen, body, strlen(body),
+					sig);
 		rc = post(curl, cfg, body, key ? sig : NULL, e);
 		free(body);
 		if (rc < 0) {
@@ -447,7 +448,7 @@ int report_flush(const struct config *cfg, struct err *e)
 	return rc;
 }
 
-int report_state(const struct config *cfg, const json_t *state, struct err *e)
+int report_state(const struct config *cfg, const struct agent_state *st, struct err *e)
 {
 	struct outbox ob;
 	int rc;
@@ -456,7 +457,7 @@ int report_state(const struct config *cfg, const json_t *state, struct err *e)
 		return 0;
 	if (outbox_open(&ob, cfg, true, e) < 0)
 		return -1;
-	rc = outbox_append(&ob, cfg, state, e);
+	rc = outbox_append(&ob, cfg, st, e);
 	if (rc == 0) {
 		ob.n = 0; /* list again: the new report is the last */
 		rc = outbox_list(&ob, e);

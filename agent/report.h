@@ -10,18 +10,19 @@
 #include <jansson.h>
 #include <stddef.h>
 
+struct agent_state;
 struct config;
 struct err;
 
-#define REPORT_SCHEMA       1
+#define REPORT_SCHEMA	    1
 #define REPORT_HMAC_HEX_LEN 65 /* 64 hex digits and a NUL */
-#define REPORT_KEY_MAX      (64 * 1024)
+#define REPORT_KEY_MAX	    (64 * 1024)
 
-/* Queues state (not modified) as the next report and then delivers the queue
+/* Queues the state as the next report and then delivers the queue
  * with report_flush(). Does nothing without [report] url. Returns -1 when the
  * report could not be queued or not all of the queue was delivered (what was
  * not delivered stays queued). The caller holds the state_dir lock. */
-int report_state(const struct config *cfg, const json_t *state, struct err *e);
+int report_state(const struct config *cfg, const struct agent_state *st, struct err *e);
 
 /* Delivers the queued reports in order and stops at the first failure.
  * Returns 0 when the outbox is empty afterwards (or reporting is off). */
