@@ -21,7 +21,7 @@ static const struct cli_command commands[] = {
 	{"retry", cmd_retry, "retry [COMMIT]", true},
 	{"rollback", cmd_rollback, "rollback", true},
 	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV", true},
-	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|rollback|commit ...", false},
+	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|activate|rollback|commit ...", false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
