@@ -240,6 +240,17 @@ int step_secrets(struct cycle *c)
 	size_t count = 0;
 	struct err e = {{0}};
 
+	/* A system that declares its secrets installs them in its activation;
+	 * they are decrypted here in memory only, so that one this host cannot
+	 * decrypt fails before anything changes. */
+	int declared = secrets_step_check_system(c->cfg, c->st.target.path, &count, &e);
+	if (declared < 0)
+		return failed(c, "secrets-failed", "secrets: ", e.msg);
+	if (declared) {
+		cycle_log(c, LOG_INFO, "%zu declared secret%s decrypt for this host", count,
+			  count == 1 ? "" : "s");
+		return PHASE_ACTIVATE;
+	}
 	/* On failure nothing was switched: the running system keeps its secrets. */
 	if (secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e) < 0)
 		return failed(c, "secrets-failed", "secrets: ", e.msg);

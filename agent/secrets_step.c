@@ -3,13 +3,16 @@
 #include "agent/config.h"
 #include "base/err.h"
 #include "pull/pull.h"
+#include "secrets/activate.h"
 #include "secrets/identity.h"
 #include "secrets/install.h"
 #include "secrets/manifest.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
 			 unsigned *generation, size_t *installed, struct err *e)
@@ -71,5 +74,27 @@ out:
 		manifest_release(m);
 	free(m);
 	pull_tree_close(tree);
+	return rc;
+}
+
+int secrets_step_check_system(const struct config *cfg, const char *system, size_t *count,
+			      struct err *e)
+{
+	struct age_identities ids = {0};
+	char path[4096];
+	int rc = -1;
+
+	*count = 0;
+	snprintf(path, sizeof(path), "%s/%s", system, SECRETS_SYSTEM_MANIFEST);
+	if (access(path, F_OK) < 0)
+		return 0; /* the repository manifest, if any, applies */
+	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
+		if (identity_load_file(&ids, cfg->secrets.identity.v[i], e) < 0) {
+			err_prefix(e, "[secrets] identity");
+			goto out;
+		}
+	rc = secrets_check_system(system, &ids, count, e);
+out:
+	identities_release(&ids);
 	return rc;
 }

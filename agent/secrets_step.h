@@ -17,4 +17,13 @@ struct err;
 int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
 			 unsigned *generation, size_t *installed, struct err *e);
 
+/* For a system that declares its secrets (services.cim-agent.secrets: a
+ * rendered manifest in the built system, which its activation installs):
+ * decrypts every one of them in memory with [secrets] identity and discards
+ * the plaintext, so a secret this host cannot decrypt fails the deployment
+ * before anything changes. Returns 1 (all decrypted, *count of them), 0 when
+ * system has no rendered manifest, -1 with e naming the secret. */
+int secrets_step_check_system(const struct config *cfg, const char *system, size_t *count,
+			      struct err *e);
+
 #endif
