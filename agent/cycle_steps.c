@@ -382,7 +382,12 @@ int step_health(struct cycle *c)
 	time_t deadline = (time_t)c->st.target.health_deadline;
 	char why[1024] = "";
 	enum health_verdict verdict = HEALTH_PASSED;
+	struct err e = {{0}};
 
+	/* Owners the activation has just created (secrets_step.h). */
+	if (c->st.target.secrets_generation &&
+	    secrets_step_apply_owners(c->cfg, c->mirror, c->st.target.commit, &e) < 0)
+		return cycle_to_rollback(c, e.msg, true);
 	if (health_configured(health))
 		verdict = health_wait(&plan, deadline, why, sizeof(why));
 	if (verdict == HEALTH_STOPPED)

@@ -17,6 +17,15 @@ struct err;
 int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
 			 unsigned *generation, size_t *installed, struct err *e);
 
+/* After the activation, before the health checks: gives every installed
+ * secret of commit's manifest its owner, group and mode. secrets_step_install()
+ * installs a secret whose owner or group does not exist yet root-only (root,
+ * 0400), so a commit that adds a user and that user's secret deploys in one
+ * step. Idempotent (a resumed health phase runs it again). A user that still
+ * does not exist fails, naming the secret. */
+int secrets_step_apply_owners(const struct config *cfg, const char *mirror, const char *commit,
+			      struct err *e);
+
 /* For a system that declares its secrets (services.cim-agent.secrets: a
  * rendered manifest in the built system, which its activation installs):
  * decrypts every one of them in memory with [secrets] identity and discards
