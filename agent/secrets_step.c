@@ -128,8 +128,8 @@ out:
 }
 
 /* Gives one installed secret its manifest owner, group and mode. */
-static int apply_owner(const struct manifest *m, const struct manifest_secret *s,
-		       const char *dir, struct err *e)
+static int apply_owner(const struct manifest *m, const struct manifest_secret *s, const char *dir,
+		       struct err *e)
 {
 	size_t dlen = strlen(dir);
 	const char *rel = s->path;
@@ -139,10 +139,14 @@ static int apply_owner(const struct manifest *m, const struct manifest_secret *s
 	int fd;
 
 	if (!pw)
-		return err_set(e, "%s:%d: [%s] owner: no user '%s' on this host, after the activation",
+		return err_set(e,
+			       "%s:%d: [%s] owner: no user '%s' on this host, after the "
+			       "activation",
 			       m->source, s->line, s->name, s->owner);
 	if (s->group && !gr)
-		return err_set(e, "%s:%d: [%s] group: no group '%s' on this host, after the activation",
+		return err_set(e,
+			       "%s:%d: [%s] group: no group '%s' on this host, after the "
+			       "activation",
 			       m->source, s->line, s->name, s->group);
 	if (rel[0] == '/' && strncmp(rel, dir, dlen) == 0 && rel[dlen] == '/')
 		rel += dlen + 1;
