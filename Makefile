@@ -147,7 +147,7 @@ check-system: deps
 # run, any process still running from there is something a test did not stop.
 TEST_TMP := $(CURDIR)/$(BUILD)/test-tmp
 
-test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint
+test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint size-check
 	@rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
 	TMPDIR=$(TEST_TMP) ASAN_OPTIONS=fast_unwind_on_malloc=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
@@ -157,6 +157,16 @@ test: $(BIN) $(UNIT_BIN) $(TOOL_BIN) chainlint
 	@if left=$$(python3 tests/leftovers.py --kill $(TEST_TMP)); then \
 		echo "test: no process of the suite is still running"; else \
 		echo "test: FAIL: still running after the suite (now killed):"; echo "$$left"; exit 1; fi
+
+# No function over 80 lines, no C file over 600, outside tests/ (README,
+# "Hacking"). SIZE_ALLOW lists the known offenders that the age branch
+# (wip-age: streaming age, secrets/install.c split) rewrites; they are
+# printed but do not fail. Delete these names when that branch is merged.
+SIZE_SRC   := $(sort $(foreach l,$(LAYERS),$(wildcard $(l)/*.c)))
+SIZE_ALLOW := secrets/age.c secrets/age.c:age_header_parse secrets/age.c:age_decrypt \
+	secrets/install.c secrets/install.c:secrets_install
+size-check:
+	@sh tests/size-check.sh $(foreach a,$(SIZE_ALLOW),-a $(a)) $(SIZE_SRC)
 
 # Refuses test bodies whose && chain is broken.
 chainlint:

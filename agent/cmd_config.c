@@ -4,21 +4,10 @@
 
 #include <stdio.h>
 
-int cmd_check_config(int argc, char **argv, const char *config_path)
+int cmd_check_config(struct cli_call *call)
 {
-	struct config cfg = {0};
-	int rc;
-
-	if (argc > 1) {
-		fprintf(stderr, "usage: cim-agent [-c FILE] check-config\n");
-		return EXIT_USAGE;
-	}
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
-	cli_warn_keyfiles(&cfg);
-	config_print(&cfg, stdout);
-	fprintf(stderr, "cim-agent: %s is valid\n", config_path);
-	config_release(&cfg);
+	cli_warn_keyfiles(call->cfg);
+	config_print(call->cfg, stdout);
+	fprintf(stderr, "cim-agent: %s is valid\n", call->config_path);
 	return 0;
 }

@@ -30,6 +30,21 @@ static void print_result(FILE *out, const struct verify_result *r)
 	}
 }
 
+static void print_fetched(const struct config *cfg, const struct pull_outcome *po)
+{
+	char shown_url[1024];
+
+	url_redact(cfg->repo.url, shown_url, sizeof(shown_url));
+	log_print(stdout, "fetched   %s %s\n", shown_url, cfg->repo.branch);
+	printf("tip       %s%s\n", po->result.commit, po->changed ? "" : " (unchanged)");
+	if (po->precheck[0])
+		log_print(stdout, "precheck  %s\n", po->precheck);
+	print_result(stdout, &po->result);
+	if (po->result.rewound)
+		printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
+		       po->result.commit);
+}
+
 /* The pull step under the lock, with the state it records into. */
 static int fetch_locked(const struct config *cfg, bool allow_rewind, struct pull_outcome *po,
 			struct err *e)
@@ -46,61 +61,47 @@ static int fetch_locked(const struct config *cfg, bool allow_rewind, struct pull
 	return rc;
 }
 
-int cmd_fetch(int argc, char **argv, const char *config_path)
+int cmd_fetch_parse(int argc, char **argv, struct cli_call *call)
 {
 	static const struct option opts[] = {{"allow-rewind", no_argument, NULL, 'r'},
 					     {NULL, 0, NULL, 0}};
-	struct config cfg = {0};
-	struct pull_outcome po;
-	struct err e = {{0}};
-	bool allow_rewind = false;
-	int c, rc, lock_fd;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'r') {
-			fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
-			return EXIT_USAGE;
-		}
-		allow_rewind = true;
+		if (c != 'r')
+			return -1;
+		call->allow_rewind = true;
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: cim-agent [-c FILE] fetch [--allow-rewind]\n");
-		return EXIT_USAGE;
-	}
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
+	call->argc = argc - optind;
+	call->argv = argv + optind;
+	return 0;
+}
+
+int cmd_fetch(struct cli_call *call)
+{
+	const struct config *cfg = call->cfg;
+	struct pull_outcome po;
+	struct err e = {{0}};
+	int rc, lock_fd;
+
 	/* A cycle writes the state too: a fetch beside it would write back what
 	 * it read before the cycle's last step. */
-	lock_fd = dir_create(cfg.agent.state_dir, 0700, &e) < 0
+	lock_fd = dir_create(cfg->agent.state_dir, 0700, &e) < 0
 		      ? -1
-		      : lock_acquire(cfg.agent.state_dir, LOCK_WAIT_SECONDS, &e);
+		      : lock_acquire(cfg->agent.state_dir, LOCK_WAIT_SECONDS, &e);
 	if (lock_fd < 0) {
 		fprintf(stderr, "cim-agent: fetch: %s\n", e.msg);
-		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	rc = fetch_locked(&cfg, allow_rewind, &po, &e);
+	rc = fetch_locked(cfg, call->allow_rewind, &po, &e);
 	lock_release(lock_fd);
 	if (rc == PULL_ERROR) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
-		rc = po.config_error ? EXIT_USAGE : EXIT_REFUSED;
-	} else {
-		char shown_url[1024];
-		url_redact(cfg.repo.url, shown_url, sizeof(shown_url));
-		log_print(stdout, "fetched   %s %s\n", shown_url, cfg.repo.branch);
-		printf("tip       %s%s\n", po.result.commit, po.changed ? "" : " (unchanged)");
-		if (po.precheck[0])
-			log_print(stdout, "precheck  %s\n", po.precheck);
-		print_result(stdout, &po.result);
-		if (po.result.rewound)
-			printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
-			       po.result.commit);
-		rc = rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;
+		return po.config_error ? EXIT_USAGE : EXIT_REFUSED;
 	}
-	config_release(&cfg);
-	return rc;
+	print_fetched(cfg, &po);
+	return rc == PULL_TRUSTED ? 0 : EXIT_REFUSED;
 }
 
 /* Judges rev (NULL: the fetched tip) in repo_path; with cfg, in the mirror
@@ -142,8 +143,10 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 	return rc;
 }
 
-int cmd_verify(int argc, char **argv, const char *config_path)
+int cmd_verify(struct cli_call *call)
 {
+	int argc = call->argc;
+	char **argv = call->argv;
 	static const struct option opts[] = {{"repo", required_argument, NULL, 'r'},
 					     {"allowed-signers", required_argument, NULL, 'a'},
 					     {NULL, 0, NULL, 0}};
@@ -173,7 +176,7 @@ int cmd_verify(int argc, char **argv, const char *config_path)
 			goto usage;
 		return verify_in_repo(repo, signers, rev, NULL);
 	}
-	rc = cli_load_config(&cfg, config_path);
+	rc = cli_load_config(&cfg, call->config_path);
 	if (rc)
 		return rc;
 	snprintf(mirror, sizeof(mirror), "%s/mirror.git", cfg.agent.state_dir);

@@ -1,6 +1,7 @@
 /* cim-agent secrets decrypt|recipient|install|activate|rollback|commit */
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "agent/secrets_step.h"
 #include "base/err.h"
 #include "base/fileio.h"
 #include "agent/lock.h"
@@ -182,44 +183,18 @@ static const struct option manage_options[] = {
 
 static int secrets_install_repo(const struct config *cfg, char *repo)
 {
-	struct age_identities ids = {0};
-	struct manifest *m = calloc(1, sizeof(*m));
 	struct err e = {{0}};
 	unsigned gen = 0;
 	size_t count = 0;
-	int rc = EXIT_REFUSED;
-	struct secrets_install_opts o = {
-	    .dir = cfg->secrets.dir,
-	    .hostname = cfg->agent.hostname,
-	    .allow_persistent = cfg->secrets.allow_persistent,
-	    .ids = &ids,
-	    .read_blob = secrets_dir_read_blob,
-	    .read_ctx = repo,
-	};
 
-	if (!m) {
-		fprintf(stderr, "cim-agent: out of memory\n");
+	if (secrets_step_install_from(cfg, secrets_dir_read_blob, repo, true, false, &gen, &count,
+				      &e) < 0) {
+		fprintf(stderr, "cim-agent: secrets install: %s\n", e.msg);
 		return EXIT_REFUSED;
 	}
-	if (identity_sodium_init(&e) < 0)
-		goto fail;
-	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
-		if (identity_load_file(&ids, cfg->secrets.identity.v[i], &e) < 0)
-			goto fail;
-	if (secrets_load_manifest(m, cfg->secrets.manifest, secrets_dir_read_blob, repo, &e) < 0 ||
-	    secrets_install(m, &o, &gen, &count, &e) < 0)
-		goto fail;
 	fprintf(stderr, "cim-agent: installed %zu secret%s for %s as generation %u in %s\n", count,
 		count == 1 ? "" : "s", cfg->agent.hostname, gen, cfg->secrets.dir);
-	rc = 0;
-	goto out;
-fail:
-	fprintf(stderr, "cim-agent: secrets install: %s\n", e.msg);
-out:
-	identities_release(&ids);
-	manifest_release(m);
-	free(m);
-	return rc;
+	return 0;
 }
 
 static int secrets_manage(int argc, char **argv, const char *config_path)
@@ -313,8 +288,12 @@ out:
 	return rc;
 }
 
-int cmd_secrets(int argc, char **argv, const char *config_path)
+int cmd_secrets(struct cli_call *call)
 {
+	int argc = call->argc;
+	char **argv = call->argv;
+	const char *config_path = call->config_path;
+
 	if (argc < 2)
 		return usage_error(NULL);
 	if (strcmp(argv[1], "decrypt") == 0)

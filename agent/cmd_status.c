@@ -103,8 +103,9 @@ static void print_human(const struct config *cfg, const struct agent_state *st, 
 	print_deployment(cfg, st, pid);
 }
 
-/* The status --json document (README "status --json"): its keys and types
- * are stable; a change to them is a new STATUS_SCHEMA. */
+/* The status --json document: every key, its type and meaning are in
+ * agent/status-schema.json (t0520 checks the output against it); a change to
+ * them is a new STATUS_SCHEMA there and here. */
 static json_t *status_json(const struct config *cfg, const struct agent_state *st, long pid)
 {
 	return json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA, "daemon",
@@ -112,112 +113,108 @@ static json_t *status_json(const struct config *cfg, const struct agent_state *s
 			 "state", state_to_json(st, false));
 }
 
-int cmd_status(int argc, char **argv, const char *config_path)
+int cmd_status_parse(int argc, char **argv, struct cli_call *call)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	struct config cfg = {0};
-	struct agent_state st;
-	struct err e = {{0}};
-	bool json = false;
-	int c, rc;
-	long pid;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
-			goto usage;
-		json = true;
+			return -1;
+		call->json = true;
 	}
-	if (optind != argc)
-		goto usage;
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
-	if (state_load(&st, cfg.agent.state_dir, &e) < 0) {
+	call->argc = argc - optind;
+	call->argv = argv + optind;
+	return 0;
+}
+
+int cmd_status(struct cli_call *call)
+{
+	const struct config *cfg = call->cfg;
+	struct agent_state st;
+	struct err e = {{0}};
+	long pid;
+
+	if (state_load(&st, cfg->agent.state_dir, &e) < 0) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
 		state_release(&st);
-		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	pid = daemon_running_pid(&cfg);
-	if (json) {
-		json_t *out = status_json(&cfg, &st, pid);
+	pid = daemon_running_pid(cfg);
+	if (call->json) {
+		json_t *out = status_json(cfg, &st, pid);
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(out);
 	} else {
-		print_human(&cfg, &st, pid);
+		print_human(cfg, &st, pid);
 	}
 	state_release(&st);
-	config_release(&cfg);
 	return 0;
-usage:
-	fprintf(stderr, "usage: cim-agent [-c FILE] status [--json]\n");
-	return EXIT_USAGE;
 }
 
-int cmd_history(int argc, char **argv, const char *config_path)
+int cmd_history_parse(int argc, char **argv, struct cli_call *call)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	struct config cfg = {0};
-	struct err e = {{0}};
-	bool json = false;
-	long limit = 20;
-	json_t *hist;
-	size_t i, start;
-	int c, rc;
+	char *end;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (c == 'j') {
-			json = true;
+			call->json = true;
 		} else if (c == 'n') {
-			char *end;
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit <= 0)
-				goto usage;
+			call->limit = strtol(optarg, &end, 10);
+			if (*end || call->limit <= 0)
+				return -1;
 		} else {
-			goto usage;
+			return -1;
 		}
 	}
-	if (optind != argc)
-		goto usage;
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
-	hist = history_load(cfg.agent.state_dir, &e);
+	call->argc = argc - optind;
+	call->argv = argv + optind;
+	return 0;
+}
+
+static void print_history(json_t *hist, size_t start)
+{
+	if (json_array_size(hist) == 0)
+		printf("no deployments yet\n");
+	for (size_t i = start; i < json_array_size(hist); i++) {
+		struct history_entry h;
+		char when[32];
+		time_t t;
+		history_entry_read(json_array_get(hist, i), &h);
+		t = (time_t)h.finished_at;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when, h.outcome, h.commit,
+			  str(h.signer), str(h.store_path),
+			  h.reason ? "\n                     " : "", h.reason ?: "");
+	}
+}
+
+int cmd_history(struct cli_call *call)
+{
+	size_t limit = (size_t)call->limit, start;
+	struct err e = {{0}};
+	json_t *hist = history_load(call->cfg->agent.state_dir, &e);
+
 	if (!hist) {
 		fprintf(stderr, "cim-agent: %s\n", e.msg);
-		config_release(&cfg);
 		return EXIT_REFUSED;
 	}
-	start = json_array_size(hist) > (size_t)limit ? json_array_size(hist) - (size_t)limit : 0;
-	if (json) {
+	start = json_array_size(hist) > limit ? json_array_size(hist) - limit : 0;
+	if (call->json) {
 		json_t *tail = json_array();
-		for (i = start; i < json_array_size(hist); i++)
+		for (size_t i = start; i < json_array_size(hist); i++)
 			json_array_append(tail, json_array_get(hist, i));
 		json_dumpf(tail, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(tail);
 	} else {
-		if (json_array_size(hist) == 0)
-			printf("no deployments yet\n");
-		for (i = start; i < json_array_size(hist); i++) {
-			struct history_entry h;
-			char when[32];
-			time_t t;
-			history_entry_read(json_array_get(hist, i), &h);
-			t = (time_t)h.finished_at;
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-			log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when, h.outcome,
-				  h.commit, str(h.signer), str(h.store_path),
-				  h.reason ? "\n                     " : "", h.reason ?: "");
-		}
+		print_history(hist, start);
 	}
 	json_decref(hist);
-	config_release(&cfg);
 	return 0;
-usage:
-	fprintf(stderr, "usage: cim-agent [-c FILE] history [--json] [-n N]\n");
-	return EXIT_USAGE;
 }

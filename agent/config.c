@@ -5,7 +5,6 @@
 #include "base/fileio.h"
 #include "base/ini_lines.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
@@ -28,22 +27,27 @@ struct key {
 	enum key_type type;
 	size_t offset;
 	bool required;
-	const char *fallback; /* default, as text; NULL when none */
+	const char *fallback;	  /* default, as text; NULL when none */
 	const char *const *names; /* T_ENUM: the accepted words, NULL-terminated */
 };
 
 #define K(sec, field, key, type, req, def)                                                         \
-	{ #sec, key, type, offsetof(struct config, sec.field), req, def, NULL }
+	{                                                                                          \
+#sec, key, type, offsetof(struct config, sec.field), req, def, NULL                \
+	}
 #define E(sec, field, key, names, def)                                                             \
-	{ #sec, key, T_ENUM, offsetof(struct config, sec.field), false, def, names }
+	{                                                                                          \
+#sec, key, T_ENUM, offsetof(struct config, sec.field), false, def, names           \
+	}
 
 static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all", NULL};
-static const char *const mode_names[] = {[MODE_SWITCH] = "switch", [MODE_BOOT] = "boot",
-					 [MODE_BUILD] = "build", NULL};
+static const char *const mode_names[] = {
+    [MODE_SWITCH] = "switch", [MODE_BOOT] = "boot", [MODE_BUILD] = "build", NULL};
 static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
 					     [PLATFORM_DARWIN] = "darwin",
 					     [PLATFORM_SYSTEM_MANAGER] = "system-manager",
-					     [PLATFORM_PROFILE] = "profile", NULL};
+					     [PLATFORM_PROFILE] = "profile",
+					     NULL};
 
 const char *config_platform_name(enum platform p)
 {
@@ -56,49 +60,49 @@ const char *config_mode_name(enum agent_mode m)
 }
 
 static const struct key keys[] = {
-	K(agent, hostname, "hostname", T_STRING, false, NULL),
-	K(agent, state_dir, "state_dir", T_PATH, false, "/var/lib/cim-agent"),
-	K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
-	K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
-	E(agent, mode, "mode", mode_names, "switch"),
-	K(agent, status_group, "status_group", T_STRING, false, "cim-agent"),
-	K(repo, url, "url", T_URL, true, NULL),
-	K(repo, branch, "branch", T_STRING, false, "main"),
-	K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
-	E(repo, verify, "verify", verify_names, "tip"),
-	K(repo, token_file, "token_file", T_PATH, false, NULL),
-	K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
-	K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
-	K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
-	E(nix, platform, "platform", platform_names, "nixos"),
-	K(nix, attr, "attr", T_STRING, false, NULL),
-	K(nix, profile, "profile", T_PATH, false, NULL),
-	K(nix, nix, "nix", T_STRING, false, "nix"),
-	K(nix, build_args, "build_args", T_STRING, false, NULL),
-	K(nix, build_timeout, "build_timeout", T_DURATION, false, "1h"),
-	K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
-	K(health, timeout, "timeout", T_DURATION, false, "120s"),
-	K(health, interval, "interval", T_DURATION, false, "5s"),
-	K(health, settle, "settle", T_DURATION, false, "30s"),
-	K(health, systemd, "systemd", T_BOOL, false, "no"),
-	K(health, url, "url", T_LIST, false, NULL),
-	K(health, expect_status, "expect_status", T_UINT, false, NULL),
-	K(health, command, "command", T_LIST, false, NULL),
-	K(health, remote, "remote", T_BOOL, false, "no"),
-	K(secrets, identity, "identity", T_LIST, false, SECRETS_DEFAULT_IDENTITY),
-	K(secrets, manifest, "manifest", T_STRING, false, "secrets/secrets.conf"),
-	K(secrets, dir, "dir", T_PATH, false, "/run/cim-agent/secrets"),
-	K(secrets, allow_persistent, "allow_persistent", T_BOOL, false, "no"),
-	K(report, url, "url", T_URL, false, NULL),
-	K(report, hmac_key_file, "hmac_key_file", T_PATH, false, NULL),
-	K(report, metrics_file, "metrics_file", T_PATH, false, NULL),
-	K(report, command, "command", T_STRING, false, NULL),
-	K(report, timeout, "timeout", T_DURATION, false, "10s"),
-	K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
-	K(fleet, name, "name", T_STRING, false, NULL),
-	K(fleet, wave, "wave", T_UINT, false, NULL),
-	K(fleet, nats_url, "nats_url", T_URL, false, NULL),
-	K(fleet, nats_creds_file, "nats_creds_file", T_PATH, false, NULL),
+    K(agent, hostname, "hostname", T_STRING, false, NULL),
+    K(agent, state_dir, "state_dir", T_PATH, false, "/var/lib/cim-agent"),
+    K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
+    K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
+    E(agent, mode, "mode", mode_names, "switch"),
+    K(agent, status_group, "status_group", T_STRING, false, "cim-agent"),
+    K(repo, url, "url", T_URL, true, NULL),
+    K(repo, branch, "branch", T_STRING, false, "main"),
+    K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
+    E(repo, verify, "verify", verify_names, "tip"),
+    K(repo, token_file, "token_file", T_PATH, false, NULL),
+    K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
+    K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
+    K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
+    E(nix, platform, "platform", platform_names, "nixos"),
+    K(nix, attr, "attr", T_STRING, false, NULL),
+    K(nix, profile, "profile", T_PATH, false, NULL),
+    K(nix, nix, "nix", T_STRING, false, "nix"),
+    K(nix, build_args, "build_args", T_STRING, false, NULL),
+    K(nix, build_timeout, "build_timeout", T_DURATION, false, "1h"),
+    K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
+    K(health, timeout, "timeout", T_DURATION, false, "120s"),
+    K(health, interval, "interval", T_DURATION, false, "5s"),
+    K(health, settle, "settle", T_DURATION, false, "30s"),
+    K(health, systemd, "systemd", T_BOOL, false, "no"),
+    K(health, url, "url", T_LIST, false, NULL),
+    K(health, expect_status, "expect_status", T_UINT, false, NULL),
+    K(health, command, "command", T_LIST, false, NULL),
+    K(health, remote, "remote", T_BOOL, false, "no"),
+    K(secrets, identity, "identity", T_LIST, false, SECRETS_DEFAULT_IDENTITY),
+    K(secrets, manifest, "manifest", T_STRING, false, "secrets/secrets.conf"),
+    K(secrets, dir, "dir", T_PATH, false, "/run/cim-agent/secrets"),
+    K(secrets, allow_persistent, "allow_persistent", T_BOOL, false, "no"),
+    K(report, url, "url", T_URL, false, NULL),
+    K(report, hmac_key_file, "hmac_key_file", T_PATH, false, NULL),
+    K(report, metrics_file, "metrics_file", T_PATH, false, NULL),
+    K(report, command, "command", T_STRING, false, NULL),
+    K(report, timeout, "timeout", T_DURATION, false, "10s"),
+    K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
+    K(fleet, name, "name", T_STRING, false, NULL),
+    K(fleet, wave, "wave", T_UINT, false, NULL),
+    K(fleet, nats_url, "nats_url", T_URL, false, NULL),
+    K(fleet, nats_creds_file, "nats_creds_file", T_PATH, false, NULL),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -108,62 +112,14 @@ struct parse {
 	const char *name;
 	struct ini_lines lines;
 	int lineno;
-	int section_line; /* line of the current [section] header */
+	int section_line;     /* line of the current [section] header */
 	int seen_line[NKEYS]; /* line where each key was set; 0 when unset */
 	struct err *e;
 	bool failed;
 };
 
-
-int config_parse_duration(const char *text, unsigned *seconds)
-{
-	unsigned long long total = 0;
-	const char *p = text;
-
-	if (!*p)
-		return -1;
-	while (*p) {
-		unsigned long long n = 0, unit;
-
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p)) {
-			n = n * 10 + (unsigned)(*p++ - '0');
-			if (n > 10u * 365 * 24 * 3600)
-				return -1;
-		}
-		switch (*p) {
-		case '\0':
-			/* A bare number means seconds, but only on its own: "1h30" is a typo. */
-			if (p != text + strspn(text, "0123456789"))
-				return -1;
-			unit = 1;
-			break;
-		case 's':
-			unit = 1;
-			p++;
-			break;
-		case 'm':
-			unit = 60;
-			p++;
-			break;
-		case 'h':
-			unit = 3600;
-			p++;
-			break;
-		default:
-			return -1;
-		}
-		total += n * unit;
-		if (total > 10ull * 365 * 24 * 3600)
-			return -1;
-	}
-	*seconds = (unsigned)total;
-	return 0;
-}
-
 static int fail(struct parse *ps, const char *section, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(struct parse *ps, const char *section, const char *key, const char *fmt, ...)
 {
@@ -185,6 +141,89 @@ static int fail(struct parse *ps, const char *section, const char *key, const ch
 	return 0;
 }
 
+static int set_string(char **s, const struct key *k, const char *value, char *why, size_t whylen)
+{
+	if (!*value) {
+		snprintf(why, whylen, "has no value");
+		return -1;
+	}
+	if (k->type == T_PATH && value[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", value);
+		return -1;
+	}
+	for (const char *c = value; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			snprintf(why, whylen, "contains a control character");
+			return -1;
+		}
+	}
+	free(*s);
+	*s = strdup(value);
+	return *s ? 0 : -1;
+}
+
+static int set_list(struct strlist *l, const char *value, char *why, size_t whylen)
+{
+	if (!*value) {
+		snprintf(why, whylen, "has no value");
+		return -1;
+	}
+	if (l->n == CONFIG_MAX_LIST) {
+		snprintf(why, whylen, "given more than %d times", CONFIG_MAX_LIST);
+		return -1;
+	}
+	l->v[l->n] = strdup(value);
+	if (!l->v[l->n])
+		return -1;
+	l->n++;
+	return 0;
+}
+
+static int set_enum(int *field, const struct key *k, const char *value, char *why, size_t whylen)
+{
+	char choices[200] = "";
+
+	for (size_t i = 0; k->names[i]; i++) {
+		if (strcmp(value, k->names[i]) == 0) {
+			*field = (int)i;
+			return 0;
+		}
+		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s%s",
+			 i ? ", " : "", k->names[i]);
+	}
+	snprintf(why, whylen, "'%s' is not one of: %s", value, choices);
+	return -1;
+}
+
+static int set_uint(unsigned *field, const char *value, char *why, size_t whylen)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (!*value || *end || errno || v > 100000 || value[0] == '-') {
+		snprintf(why, whylen, "'%s' is not a number", value);
+		return -1;
+	}
+	*field = (unsigned)v;
+	return 0;
+}
+
+static int set_bool(bool *field, const char *value, char *why, size_t whylen)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
+		*field = true;
+		return 0;
+	}
+	if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
+		*field = false;
+		return 0;
+	}
+	snprintf(why, whylen, "'%s' is not yes or no", value);
+	return -1;
+}
+
 static int set_value(struct config *cfg, const struct key *k, const char *value, char *why,
 		     size_t whylen)
 {
@@ -193,26 +232,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *value,
 	switch (k->type) {
 	case T_STRING:
 	case T_PATH:
-	case T_URL: {
-		char **s = field;
-		if (!*value) {
-			snprintf(why, whylen, "has no value");
-			return -1;
-		}
-		if (k->type == T_PATH && value[0] != '/') {
-			snprintf(why, whylen, "'%s' is not an absolute path", value);
-			return -1;
-		}
-		for (const char *c = value; *c; c++) {
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				snprintf(why, whylen, "contains a control character");
-				return -1;
-			}
-		}
-		free(*s);
-		*s = strdup(value);
-		return *s ? 0 : -1;
-	}
+	case T_URL:
+		return set_string(field, k, value, why, whylen);
 	case T_DURATION:
 		if (config_parse_duration(value, field) < 0) {
 			snprintf(why, whylen,
@@ -223,57 +244,13 @@ static int set_value(struct config *cfg, const struct key *k, const char *value,
 		}
 		return 0;
 	case T_BOOL:
-		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
-			*(bool *)field = true;
-			return 0;
-		}
-		if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
-			*(bool *)field = false;
-			return 0;
-		}
-		snprintf(why, whylen, "'%s' is not yes or no", value);
-		return -1;
-	case T_LIST: {
-		struct strlist *l = field;
-		if (!*value) {
-			snprintf(why, whylen, "has no value");
-			return -1;
-		}
-		if (l->n == CONFIG_MAX_LIST) {
-			snprintf(why, whylen, "given more than %d times", CONFIG_MAX_LIST);
-			return -1;
-		}
-		l->v[l->n] = strdup(value);
-		if (!l->v[l->n])
-			return -1;
-		l->n++;
-		return 0;
-	}
-	case T_ENUM: {
-		char choices[200] = "";
-		for (size_t i = 0; k->names[i]; i++) {
-			if (strcmp(value, k->names[i]) == 0) {
-				*(int *)field = (int)i;
-				return 0;
-			}
-			snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices),
-				 "%s%s", i ? ", " : "", k->names[i]);
-		}
-		snprintf(why, whylen, "'%s' is not one of: %s", value, choices);
-		return -1;
-	}
-	case T_UINT: {
-		char *end;
-		unsigned long v;
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (!*value || *end || errno || v > 100000 || value[0] == '-') {
-			snprintf(why, whylen, "'%s' is not a number", value);
-			return -1;
-		}
-		*(unsigned *)field = (unsigned)v;
-		return 0;
-	}
+		return set_bool(field, value, why, whylen);
+	case T_LIST:
+		return set_list(field, value, why, whylen);
+	case T_ENUM:
+		return set_enum(field, k, value, why, whylen);
+	case T_UINT:
+		return set_uint(field, value, why, whylen);
 	}
 	return -1;
 }
@@ -382,17 +359,17 @@ static char *expand_host(const char *tmpl, const char *host)
 static int platform_defaults(struct parse *ps)
 {
 	static const char *const attrs[] = {
-		[PLATFORM_NIXOS] = "nixosConfigurations.{host}.config.system.build.toplevel",
-		[PLATFORM_DARWIN] = "darwinConfigurations.{host}.system",
-		[PLATFORM_SYSTEM_MANAGER] = "systemConfigs.{host}",
-		[PLATFORM_PROFILE] = NULL,
+	    [PLATFORM_NIXOS] = "nixosConfigurations.{host}.config.system.build.toplevel",
+	    [PLATFORM_DARWIN] = "darwinConfigurations.{host}.system",
+	    [PLATFORM_SYSTEM_MANAGER] = "systemConfigs.{host}",
+	    [PLATFORM_PROFILE] = NULL,
 	};
 	static const char *const profiles[] = {
-		[PLATFORM_NIXOS] = "/nix/var/nix/profiles/system",
-		[PLATFORM_DARWIN] = "/nix/var/nix/profiles/system",
-		[PLATFORM_SYSTEM_MANAGER] =
-			"/nix/var/nix/profiles/system-manager-profiles/system-manager",
-		[PLATFORM_PROFILE] = NULL,
+	    [PLATFORM_NIXOS] = "/nix/var/nix/profiles/system",
+	    [PLATFORM_DARWIN] = "/nix/var/nix/profiles/system",
+	    [PLATFORM_SYSTEM_MANAGER] =
+		"/nix/var/nix/profiles/system-manager-profiles/system-manager",
+	    [PLATFORM_PROFILE] = NULL,
 	};
 	struct config *cfg = ps->cfg;
 	enum platform p = cfg->nix.platform;
@@ -402,8 +379,8 @@ static int platform_defaults(struct parse *ps)
 		return err_set(ps->e, "%s: [nix] attr is required with platform = %s", ps->name,
 			       platform_names[p]);
 	if (!cfg->nix.profile && !profiles[p])
-		return err_set(ps->e, "%s: [nix] profile is required with platform = %s",
-			       ps->name, platform_names[p]);
+		return err_set(ps->e, "%s: [nix] profile is required with platform = %s", ps->name,
+			       platform_names[p]);
 	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
 		return err_set(ps->e, "out of memory");
 	expanded = expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
@@ -468,12 +445,12 @@ static int apply_defaults(struct parse *ps)
 			return err_set(ps->e, "out of memory");
 	}
 	if ((ps->cfg->fleet.name || ps->cfg->fleet.wave) && !ps->cfg->fleet.nats_url)
-		return err_set(ps->e, "%s: [fleet] name or wave is set but nats_url is not", ps->name);
+		return err_set(ps->e, "%s: [fleet] name or wave is set but nats_url is not",
+			       ps->name);
 	return platform_defaults(ps);
 }
 
-int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
-		 struct err *e)
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len, struct err *e)
 {
 	struct parse ps = {.cfg = cfg, .name = name, .lines = {.text = text, .len = len}, .e = e};
 	int rc;

@@ -141,11 +141,11 @@ static unsigned plan_next_poll(enum cycle_outcome o)
 	backoff = is_failure(o) ? (backoff ? backoff * 2 : BACKOFF_START) : 0;
 	if (backoff > cfg->agent.poll_interval)
 		backoff = cfg->agent.poll_interval;
-	planned_delay = backoff ? backoff
-				: cfg->agent.poll_interval +
-					  (cfg->agent.poll_jitter
-						   ? randombytes_uniform(cfg->agent.poll_jitter + 1)
-						   : 0);
+	planned_delay =
+	    backoff ? backoff
+		    : cfg->agent.poll_interval +
+			  (cfg->agent.poll_jitter ? randombytes_uniform(cfg->agent.poll_jitter + 1)
+						  : 0);
 	planned = true;
 	return planned_delay;
 }
@@ -258,8 +258,8 @@ static void reload(struct config *cfg, const char *config_path)
 	sdc_notify("RELOADING=1\nSTATUS=reloading %s", config_path);
 	identify(config_path, true, &config_id);
 	if (config_load(&fresh, config_path, &e) < 0) {
-		log_msg(LOG_ERR, NULL, NULL, "reload refused, keeping the running configuration: %s",
-			e.msg);
+		log_msg(LOG_ERR, NULL, NULL,
+			"reload refused, keeping the running configuration: %s", e.msg);
 		share_state_dir(cfg);
 		sdc_notify("READY=1\nSTATUS=config reload failed: %s", e.msg);
 		config_release(&fresh);
@@ -358,21 +358,17 @@ static int run_cycle(struct config *cfg, const char *config_path, double *next_p
 	return 0;
 }
 
-int cmd_run(int argc, char **argv, const char *config_path)
+int cmd_run(struct cli_call *call)
 {
-	const struct cycle_hooks hooks = {.should_stop = should_stop,
-					  .tick = sdc_watchdog_tick,
-					  .next_delay = plan_next_poll};
+	const char *config_path = call->config_path;
+	const struct cycle_hooks hooks = {
+	    .should_stop = should_stop, .tick = sdc_watchdog_tick, .next_delay = plan_next_poll};
 	struct config cfg = {0};
 	struct err e = {{0}};
 	double next_poll;
 	char pidfile[4096];
 	int rc, daemon_lock;
 
-	if (argc > 1) {
-		fprintf(stderr, "usage: cim-agent [-c FILE] run\n");
-		return EXIT_USAGE;
-	}
 	identify(config_path, true, &config_id);
 	identify_self();
 	rc = cli_load_config(&cfg, config_path);
@@ -448,30 +444,20 @@ long daemon_running_pid(const struct config *cfg)
 	return pid;
 }
 
-int cmd_trigger(int argc, char **argv, const char *config_path)
+int cmd_trigger(struct cli_call *call)
 {
-	struct config cfg = {0};
-	long pid;
-	int rc;
+	long pid = daemon_running_pid(call->cfg);
 
-	if (argc > 1) {
-		fprintf(stderr, "usage: cim-agent [-c FILE] trigger\n");
-		return EXIT_USAGE;
-	}
-	rc = cli_load_config(&cfg, config_path);
-	if (rc)
-		return rc;
-	pid = daemon_running_pid(&cfg);
 	if (!pid) {
-		fprintf(stderr, "cim-agent: the daemon is not running (no live pid in %s/daemon.pid)\n",
-			cfg.agent.state_dir);
-		rc = EXIT_REFUSED;
-	} else if (kill((pid_t)pid, SIGUSR1) < 0) {
-		fprintf(stderr, "cim-agent: signalling pid %ld: %s\n", pid, strerror(errno));
-		rc = EXIT_REFUSED;
-	} else {
-		printf("asked the daemon (pid %ld) to poll now\n", pid);
+		fprintf(stderr,
+			"cim-agent: the daemon is not running (no live pid in %s/daemon.pid)\n",
+			call->cfg->agent.state_dir);
+		return EXIT_REFUSED;
 	}
-	config_release(&cfg);
-	return rc;
+	if (kill((pid_t)pid, SIGUSR1) < 0) {
+		fprintf(stderr, "cim-agent: signalling pid %ld: %s\n", pid, strerror(errno));
+		return EXIT_REFUSED;
+	}
+	printf("asked the daemon (pid %ld) to poll now\n", pid);
+	return 0;
 }

@@ -10,19 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+// clang-format off
 static const struct cli_command commands[] = {
-	{"check-config", cmd_check_config, "check-config", false},
-	{"fetch", cmd_fetch, "fetch [--allow-rewind]", true},
-	{"once", cmd_once, "once", true},
-	{"run", cmd_run, "run", true},
-	{"trigger", cmd_trigger, "trigger", false},
-	{"status", cmd_status, "status [--json]", false},
-	{"history", cmd_history, "history [--json] [-n N]", false},
-	{"retry", cmd_retry, "retry [COMMIT]", true},
-	{"rollback", cmd_rollback, "rollback", true},
-	{"verify", cmd_verify, "verify [REV] | verify --repo PATH --allowed-signers FILE REV", true},
-	{"secrets", cmd_secrets, "secrets decrypt|recipient|install|activate|rollback|commit ...", false},
+	/* name           usage                     parse             operands  config     git    run */
+	{"check-config", "check-config",           NULL,                0, CLI_CONFIG,    false, cmd_check_config},
+	{"fetch",        "fetch [--allow-rewind]", cmd_fetch_parse,     0, CLI_CONFIG,    true,  cmd_fetch},
+	{"once",         "once",                   NULL,                0, CLI_CONFIG,    true,  cmd_once},
+	/* the daemon loads its config itself: it reloads it on SIGHUP */
+	{"run",          "run",                    NULL,                0, CLI_NO_CONFIG, true,  cmd_run},
+	{"trigger",      "trigger",                NULL,                0, CLI_CONFIG,    false, cmd_trigger},
+	{"status",       "status [--json]",        cmd_status_parse,    0, CLI_CONFIG,    false, cmd_status},
+	{"history",      "history [--json] [-n N]", cmd_history_parse,  0, CLI_CONFIG,    false, cmd_history},
+	{"retry",        "retry [COMMIT]",         NULL,                1, CLI_CONFIG,    true,  cmd_retry},
+	{"rollback",     "rollback",               NULL,                0, CLI_CONFIG,    true,  cmd_rollback},
+	/* verify --repo and secrets decrypt|recipient need no config */
+	{"verify", "verify [REV] | verify --repo PATH --allowed-signers FILE REV",
+	                                           NULL,               -1, CLI_NO_CONFIG, true,  cmd_verify},
+	{"secrets", "secrets decrypt|recipient|install|activate|rollback|commit ...",
+	                                           NULL,               -1, CLI_NO_CONFIG, false, cmd_secrets},
 };
+// clang-format on
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -60,6 +67,37 @@ static int take_config_option(int *argc, char **argv, const char **config_path)
 	return 0;
 }
 
+/* Checks the arguments, loads the config if the command needs it, runs it. */
+static int dispatch(const struct cli_command *cmd, int argc, char **argv, const char *config_path)
+{
+	struct cli_call call = {
+	    .config_path = config_path, .argc = argc, .argv = argv, .limit = 20};
+	struct config cfg = {0};
+	int rc;
+
+	if (cmd->needs_git)
+		pull_init();
+	if (cmd->max_operands >= 0) {
+		call.argc = argc - 1;
+		call.argv = argv + 1;
+		if ((cmd->parse && cmd->parse(argc, argv, &call) < 0) ||
+		    call.argc > cmd->max_operands) {
+			fprintf(stderr, "usage: cim-agent [-c FILE] %s\n", cmd->usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd->config == CLI_CONFIG) {
+		rc = cli_load_config(&cfg, config_path);
+		if (rc)
+			return rc;
+		call.cfg = &cfg;
+	}
+	rc = cmd->run(&call);
+	if (call.cfg)
+		config_release(&cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = CONFIG_DEFAULT_PATH;
@@ -87,13 +125,9 @@ int main(int argc, char **argv)
 		printf("cim-agent %s\n", CIM_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (strcmp(argv[1], commands[i].name) != 0)
-			continue;
-		if (commands[i].needs_git)
-			pull_init();
-		return commands[i].run(argc - 1, argv + 1, config_path);
-	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return dispatch(&commands[i], argc - 1, argv + 1, config_path);
 	fprintf(stderr, "cim-agent: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

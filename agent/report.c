@@ -225,7 +225,8 @@ static int outbox_append(struct outbox *ob, const struct config *cfg, const stru
 
 	if (outbox_make_room(ob, cfg->report.outbox_max, e) < 0)
 		return -1;
-	/* The state as the file has it (README, "Body"). */
+	/* The state as the file has it, unknown keys too (README, "Body"):
+	 * the receiver sees what the host holds. */
 	body = json_pack("{s:i, s:I, s:s, s:I, s:o}", "schema", REPORT_SCHEMA, "event_id",
 			 (json_int_t)ob->next, "host", cfg->agent.hostname, "created_at",
 			 (json_int_t)time(NULL), "state", state_to_json(st, true));

@@ -40,46 +40,41 @@ static int defer_missing_owners(struct manifest *m, struct err *e)
 	return 0;
 }
 
-int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
-			 unsigned *generation, size_t *installed, struct err *e)
+/* The one installer, for the cycle and for `secrets install`. */
+int secrets_step_install_from(const struct config *cfg, secrets_read_blob_fn read_blob, void *ctx,
+			      bool have_manifest, bool drop_leftovers, unsigned *generation,
+			      size_t *installed, struct err *e)
 {
 	struct age_identities ids = {0};
 	struct manifest *m = NULL;
-	struct pull_tree *tree = NULL;
 	unsigned current = 0;
-	bool have_manifest;
-	int rc = -1, found;
+	int rc = -1;
 
 	*generation = 0;
 	*installed = 0;
-	if (pull_tree_open(&tree, mirror, commit, SECRETS_MAX_FILE, e) < 0)
-		goto out;
-	found = pull_tree_has(tree, cfg->secrets.manifest, e);
-	if (found < 0)
-		goto out;
-	have_manifest = found == 1;
-	if (secrets_current(cfg->secrets.dir, &current, e) < 0)
-		goto out;
-	if (!have_manifest && !current) {
-		rc = 0; /* no secrets now, none before: nothing to do */
-		goto out;
-	}
+	if ((drop_leftovers || !have_manifest) &&
+	    secrets_current(cfg->secrets.dir, &current, e) < 0)
+		return -1;
+	if (!have_manifest && !current)
+		return 0; /* no secrets now, none before: nothing to do */
 	/* Only the running generation may stay: a leftover from an interrupted
 	 * install or rollback must never become a rollback target. */
-	if (current && secrets_commit(cfg->secrets.dir, e) < 0)
-		goto out;
+	if (drop_leftovers && current && secrets_commit(cfg->secrets.dir, e) < 0)
+		return -1;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		err_set(e, "out of memory");
-		goto out;
+		return -1;
 	}
 	/* Without a manifest the new generation is empty: removing the manifest
 	 * revokes the secrets, and a rollback brings them back. */
 	if (have_manifest) {
-		if (secrets_load_manifest(m, cfg->secrets.manifest, pull_tree_read, tree, e) <
-		    0)
+		if (identity_sodium_init(e) < 0 ||
+		    secrets_load_manifest(m, cfg->secrets.manifest, read_blob, ctx, e) < 0)
 			goto out;
-		if (defer_missing_owners(m, e) < 0)
+		/* Only the cycle (drop_leftovers) applies owners after its
+		 * activation; `secrets install` refuses an unknown owner. */
+		if (drop_leftovers && defer_missing_owners(m, e) < 0)
 			goto out;
 		for (size_t i = 0; i < cfg->secrets.identity.n; i++)
 			if (identity_load_file(&ids, cfg->secrets.identity.v[i], e) < 0) {
@@ -88,19 +83,35 @@ int secrets_step_install(const struct config *cfg, const char *mirror, const cha
 			}
 	}
 	const struct secrets_install_opts o = {
-		.dir = cfg->secrets.dir,
-		.hostname = cfg->agent.hostname,
-		.allow_persistent = cfg->secrets.allow_persistent,
-		.ids = &ids,
-		.read_blob = pull_tree_read,
-		.read_ctx = tree,
+	    .dir = cfg->secrets.dir,
+	    .hostname = cfg->agent.hostname,
+	    .allow_persistent = cfg->secrets.allow_persistent,
+	    .ids = &ids,
+	    .read_blob = read_blob,
+	    .read_ctx = ctx,
 	};
 	rc = secrets_install(m, &o, generation, installed, e);
 out:
 	identities_release(&ids);
-	if (m)
-		manifest_release(m);
+	manifest_release(m);
 	free(m);
+	return rc;
+}
+
+int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
+			 unsigned *generation, size_t *installed, struct err *e)
+{
+	struct pull_tree *tree = NULL;
+	int rc = -1, found;
+
+	*generation = 0;
+	*installed = 0;
+	if (pull_tree_open(&tree, mirror, commit, SECRETS_MAX_FILE, e) < 0)
+		return -1;
+	found = pull_tree_has(tree, cfg->secrets.manifest, e);
+	if (found >= 0)
+		rc = secrets_step_install_from(cfg, pull_tree_read, tree, found == 1, true,
+					       generation, installed, e);
 	pull_tree_close(tree);
 	return rc;
 }

@@ -4,6 +4,9 @@
 #ifndef CIM_SECRETS_STEP_H
 #define CIM_SECRETS_STEP_H
 
+#include "secrets/install.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -34,5 +37,14 @@ int secrets_step_apply_owners(const struct config *cfg, const char *mirror, cons
  * system has no rendered manifest, -1 with e naming the secret. */
 int secrets_step_check_system(const struct config *cfg, const char *system, size_t *count,
 			      struct err *e);
+
+/* The same from any source of the manifest and its files (the cycle reads
+ * the commit's tree, `secrets install --repo` a directory); have_manifest:
+ * the manifest exists there; drop_leftovers: delete every generation but the
+ * running one first, as the cycle does (`secrets install` keeps them, so that
+ * `secrets rollback` can go back more than one). */
+int secrets_step_install_from(const struct config *cfg, secrets_read_blob_fn read_blob, void *ctx,
+			      bool have_manifest, bool drop_leftovers, unsigned *generation,
+			      size_t *installed, struct err *e);
 
 #endif

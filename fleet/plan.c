@@ -1,5 +1,6 @@
 #include "fleet/plan.h"
 
+#include "base/duration.h"
 #include "base/err.h"
 #include "base/ini_lines.h"
 
@@ -53,39 +54,7 @@ static int pfail(struct pparse *ps, int line, const char *fmt, ...)
 
 int fleet_parse_duration(const char *text, unsigned *seconds)
 {
-	unsigned long long total = 0;
-	const char *p = text;
-
-	if (!*p)
-		return -1;
-	while (*p) {
-		unsigned long long n = 0, unit;
-
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p)) {
-			n = n * 10 + (unsigned)(*p++ - '0');
-			if (n > FLEET_DURATION_MAX)
-				return -1;
-		}
-		if (*p == '\0' && p == text + strspn(text, "0123456789"))
-			unit = 1; /* a bare number, but only on its own: "1h30" is a typo */
-		else if (*p == 's')
-			unit = 1;
-		else if (*p == 'm')
-			unit = 60;
-		else if (*p == 'h')
-			unit = 3600;
-		else
-			return -1;
-		if (*p)
-			p++;
-		total += n * unit;
-		if (total > FLEET_DURATION_MAX)
-			return -1;
-	}
-	*seconds = (unsigned)total;
-	return 0;
+	return duration_parse(text, FLEET_DURATION_MAX, seconds);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)

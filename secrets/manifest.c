@@ -84,8 +84,7 @@ static bool account_ok(const char *s)
 }
 
 /* hosts (5), the one key that may repeat, comes after the others. */
-static const char *const keynames[] = {"file", "path",	"owner",  "group",
-				       "mode", "hosts", "symlink"};
+static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts", "symlink"};
 enum { KEY_HOSTS = 5, KEY_SYMLINK = 6 };
 
 /* An absolute path whose components are clean, as file and symlink of a
@@ -95,71 +94,44 @@ static bool abs_path_ok(const char *path)
 	return path[0] == '/' && strlen(path) <= MANIFEST_MAX_PATH && manifest_path_ok(path + 1);
 }
 
-static int mhandler(void *user, const char *section, const char *key, const char *value)
+/* The first key after a [section] header: a new secret. 1, or mfail()'s 0. */
+static int start_secret(struct mparse *ps, const char *section)
 {
-	struct mparse *ps = user;
 	struct manifest *m = ps->m;
-	struct manifest_secret *s;
-	size_t k;
 
-	ps->header_keys++;
-	if (!*section)
-		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
-	if (!ps->cur || ps->header_new) {
-		ps->header_new = false;
-		if (!name_ok(section))
-			return mfail(ps, ps->header_line,
-				     "[%s]: a secret's name may only contain letters, digits, "
-				     "'.', '_' and '-'",
-				     section);
-		for (size_t i = 0; i < m->n; i++)
-			if (strcmp(m->v[i].name, section) == 0)
-				return mfail(ps, ps->header_line,
-					     "[%s]: defined twice (first on line %d)", section,
-					     m->v[i].line);
-		if (m->n == MANIFEST_MAX_SECRETS)
-			return mfail(ps, ps->header_line, "more than %d secrets",
-				     MANIFEST_MAX_SECRETS);
-		ps->cur = &m->v[m->n++];
-		ps->cur->name = strdup(section);
-		ps->cur->line = ps->header_line;
-		ps->cur->mode = 0400;
-		memset(ps->seen, 0, sizeof(ps->seen));
-		if (!ps->cur->name)
-			return mfail(ps, ps->lineno, "out of memory");
-	}
-	s = ps->cur;
-	for (k = 0; k < sizeof(keynames) / sizeof(keynames[0]); k++)
-		if (strcmp(key, keynames[k]) == 0)
-			break;
-	if (k == sizeof(keynames) / sizeof(keynames[0]))
-		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
-	if (k == KEY_HOSTS && ps->rendered)
-		return mfail(ps, ps->lineno,
-			     "[%s] hosts: a rendered manifest holds one system's secrets only",
+	ps->header_new = false;
+	if (!name_ok(section))
+		return mfail(ps, ps->header_line,
+			     "[%s]: a secret's name may only contain letters, digits, "
+			     "'.', '_' and '-'",
 			     section);
-	if (k == KEY_SYMLINK && !ps->rendered)
-		return mfail(ps, ps->lineno,
-			     "[%s] symlink: only services.cim-agent.secrets (a rendered manifest) "
-			     "makes symlinks",
-			     section);
-	if (k != KEY_HOSTS && ps->seen[k])
-		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
-			     ps->seen[k]);
-	if (k != KEY_HOSTS)
-		ps->seen[k] = ps->lineno;
-	if (!*value)
-		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
-	if (!no_control(value))
-		return mfail(ps, ps->lineno, "[%s] %s: contains a control character", section, key);
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].name, section) == 0)
+			return mfail(ps, ps->header_line, "[%s]: defined twice (first on line %d)",
+				     section, m->v[i].line);
+	if (m->n == MANIFEST_MAX_SECRETS)
+		return mfail(ps, ps->header_line, "more than %d secrets", MANIFEST_MAX_SECRETS);
+	ps->cur = &m->v[m->n++];
+	ps->cur->name = strdup(section);
+	ps->cur->line = ps->header_line;
+	ps->cur->mode = 0400;
+	memset(ps->seen, 0, sizeof(ps->seen));
+	if (!ps->cur->name)
+		return mfail(ps, ps->lineno, "out of memory");
+	return 1;
+}
+
+/* Sets key number k (keynames) of secret s. 1, or mfail()'s 0. */
+static int set_key(struct mparse *ps, struct manifest_secret *s, const char *section, size_t k,
+		   const char *key, const char *value)
+{
 	char **field = NULL;
 	switch (k) {
 	case 0:
 		if (ps->rendered && !abs_path_ok(value))
-			return mfail(
-			    ps, ps->lineno,
-			    "[%s] file: '%s' must be an absolute clean path (the store copy)",
-			    section, value);
+			return mfail(ps, ps->lineno,
+				     "[%s] file: '%s' must be an absolute clean path (the store copy)",
+				     section, value);
 		if (!ps->rendered && !manifest_path_ok(value))
 			return mfail(ps, ps->lineno,
 				     "[%s] file: '%s' must be a path inside the repository "
@@ -224,6 +196,44 @@ static int mhandler(void *user, const char *section, const char *key, const char
 	return 1;
 }
 
+static int mhandler(void *user, const char *section, const char *key, const char *value)
+{
+	struct mparse *ps = user;
+	struct manifest_secret *s;
+	size_t k;
+
+	ps->header_keys++;
+	if (!*section)
+		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
+	if ((!ps->cur || ps->header_new) && !start_secret(ps, section))
+		return 0;
+	s = ps->cur;
+	for (k = 0; k < sizeof(keynames) / sizeof(keynames[0]); k++)
+		if (strcmp(key, keynames[k]) == 0)
+			break;
+	if (k == sizeof(keynames) / sizeof(keynames[0]))
+		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
+	if (k == KEY_HOSTS && ps->rendered)
+		return mfail(ps, ps->lineno,
+			     "[%s] hosts: a rendered manifest holds one system's secrets only",
+			     section);
+	if (k == KEY_SYMLINK && !ps->rendered)
+		return mfail(ps, ps->lineno,
+			     "[%s] symlink: only services.cim-agent.secrets (a rendered manifest) "
+			     "makes symlinks",
+			     section);
+	if (k != KEY_HOSTS && ps->seen[k])
+		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
+			     ps->seen[k]);
+	if (k != KEY_HOSTS)
+		ps->seen[k] = ps->lineno;
+	if (!*value)
+		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
+	if (!no_control(value))
+		return mfail(ps, ps->lineno, "[%s] %s: contains a control character", section, key);
+	return set_key(ps, s, section, k, key, value);
+}
+
 static char *mline_reader(char *str, int num, void *stream)
 {
 	struct mparse *ps = stream;
@@ -247,14 +257,11 @@ static char *mline_reader(char *str, int num, void *stream)
 	return line;
 }
 
-static int parse(struct manifest *m, const char *name, const char *text, size_t len, bool rendered,
-		 struct err *e)
+static int parse(struct manifest *m, const char *name, const char *text, size_t len,
+		 bool rendered, struct err *e)
 {
-	struct mparse ps = {.m = m,
-			    .name = name,
-			    .lines = {.text = text, .len = len},
-			    .e = e,
-			    .rendered = rendered};
+	struct mparse ps = {
+	    .m = m, .name = name, .lines = {.text = text, .len = len}, .e = e, .rendered = rendered};
 	int rc;
 
 	if (len > MANIFEST_MAX_BYTES)

@@ -1,0 +1,222 @@
+/* agent/state: a state file written by version 0.1 is read into the typed
+ * fields, keys this version does not know survive a save, and a file with a
+ * key of the wrong type is an error, never an empty state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent/state.h"
+#include "base/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define C1 "1111111111111111111111111111111111111111"
+#define C2 "2222222222222222222222222222222222222222"
+#define C3 "3333333333333333333333333333333333333333"
+
+struct dir {
+	char path[4096];
+	char file[4200];
+};
+
+static int dir_setup(void **state)
+{
+	struct dir *d = calloc(1, sizeof(*d));
+
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(d->path, sizeof(d->path), "%s/cim-test-state.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(d->path))
+		return -1;
+	snprintf(d->file, sizeof(d->file), "%s/state.json", d->path);
+	*state = d;
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	struct dir *d = *state;
+
+	unlink(d->file);
+	rmdir(d->path);
+	free(d);
+	return 0;
+}
+
+static void put(const struct dir *d, const char *text)
+{
+	FILE *f = fopen(d->file, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The file as 0.1 wrote it, from the source tree (make test runs there). */
+static json_t *old_state(void)
+{
+	const char *src = getenv("CIM_SRC");
+	char path[4096];
+	json_error_t jerr;
+
+	snprintf(path, sizeof(path), "%s/tests/unit/data/state-0.1.json", src ? src : ".");
+	return json_load_file(path, 0, &jerr);
+}
+
+static void put_old_state(const struct dir *d)
+{
+	json_t *root = old_state();
+
+	assert_non_null(root);
+	assert_int_equal(json_dump_file(root, d->file, JSON_INDENT(2)), 0);
+	json_decref(root);
+}
+
+static void old_state_is_read_into_fields(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+
+	put_old_state(d);
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	assert_string_equal(st.host, "web1");
+	assert_string_equal(st.baseline, C2);
+	assert_string_equal(st.deployed_path, "/nix/store/aaaa-nixos-system");
+	assert_int_equal(st.deployed_at, 1764150000);
+	assert_true(st.phase_known);
+	assert_int_equal(st.phase, PHASE_HEALTH);
+	assert_int_equal(st.last_outcome, CYCLE_ROLLED_BACK);
+	assert_true(st.reboot_needed);
+	assert_string_equal(st.target.commit, C1);
+	assert_string_equal(st.target.path, "/nix/store/bbbb-nixos-system");
+	assert_int_equal(st.target.health_deadline, 1764150300);
+	assert_int_equal(st.target.secrets_before, 2);
+	assert_int_equal(st.target.secrets_generation, 3);
+	assert_int_equal(st.attempt, 1);
+	/* an entry of 0.1 has no "signed": it matches by commit alone */
+	assert_int_equal(st.nfailed, 1);
+	assert_string_equal(st.failed[0].commit, C3);
+	assert_null(st.failed[0].signed_digest);
+	assert_string_equal(st.failed[0].reason, "build failed");
+	assert_int_equal(st.metrics.cycles[CYCLE_DEPLOYED], 3);
+	assert_int_equal(st.metrics.cycles[CYCLE_ROLLED_BACK], 1);
+	assert_int_equal(st.metrics.ok[METRIC_VERIFY], 1764150100);
+	assert_int_equal(st.metrics.failed[METRIC_DEPLOY], 1764150200);
+	state_release(&st);
+}
+
+/* Everything of the 0.1 file comes back from a save, daemon_pid (a key
+ * this version no longer writes) included. */
+static void old_state_survives_a_save(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+	json_error_t jerr;
+	json_t *before, *after;
+
+	put_old_state(d);
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	assert_int_equal(state_save(&st, &e), 0);
+	state_release(&st);
+	before = old_state();
+	after = json_load_file(d->file, 0, &jerr);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_int_equal(json_integer_value(json_object_get(after, "daemon_pid")), 4242);
+	assert_true(json_equal(before, after));
+	json_decref(before);
+	json_decref(after);
+}
+
+static void unknown_keys_are_not_in_the_documented_view(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+	json_t *view;
+
+	put(d, "{\"schema\": 1, \"host\": \"web1\", \"from_the_future\": [1, 2]}");
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	view = state_to_json(&st, false);
+	assert_null(json_object_get(view, "from_the_future"));
+	assert_string_equal(json_string_value(json_object_get(view, "host")), "web1");
+	json_decref(view);
+	view = state_to_json(&st, true);
+	assert_non_null(json_object_get(view, "from_the_future"));
+	json_decref(view);
+	state_release(&st);
+}
+
+static void wrong_type_is_an_error_naming_the_key(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+
+	put(d, "{\"schema\": 1, \"baseline\": 5}");
+	assert_int_equal(state_load(&st, d->path, &e), -1);
+	assert_non_null(strstr(e.msg, d->file));
+	assert_non_null(strstr(e.msg, "\"baseline\" is not a string"));
+}
+
+static void corrupt_file_is_an_error(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+
+	put(d, "{\"schema\": 1, \"baseline\": ");
+	assert_int_equal(state_load(&st, d->path, &e), -1);
+	assert_non_null(strstr(e.msg, "state file is corrupt"));
+}
+
+/* A phase this version does not know starts the cycle over. */
+static void unknown_phase_starts_over(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+
+	put(d, "{\"schema\": 1, \"phase\": \"fleet-gate\"}");
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	assert_true(st.phase_known);
+	assert_int_equal(st.phase, PHASE_FETCH);
+	state_release(&st);
+}
+
+static void no_file_is_an_empty_state(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st;
+	struct err e = {{0}};
+
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	assert_false(st.phase_known);
+	assert_null(st.baseline);
+	assert_int_equal(st.last_outcome, -1);
+	state_release(&st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(old_state_is_read_into_fields, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(old_state_survives_a_save, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(unknown_keys_are_not_in_the_documented_view, dir_setup,
+					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(wrong_type_is_an_error_naming_the_key, dir_setup,
+					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(corrupt_file_is_an_error, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(unknown_phase_starts_over, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(no_file_is_an_empty_state, dir_setup, dir_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
