@@ -1,10 +1,11 @@
-/* cim-agent secrets decrypt|recipient|install|rollback|commit */
+/* cim-agent secrets decrypt|recipient|install|activate|rollback|commit */
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/secrets_step.h"
 #include "base/err.h"
 #include "base/fileio.h"
 #include "agent/lock.h"
+#include "secrets/activate.h"
 #include "secrets/age.h"
 #include "secrets/identity.h"
 #include "secrets/install.h"
@@ -23,6 +24,7 @@
 	"usage: cim-agent secrets decrypt [-i IDENTITY]... [--passphrase-file F] FILE\n"           \
 	"       cim-agent secrets recipient [-i KEY]...\n"                                         \
 	"       cim-agent [-c CONFIG] secrets install --repo DIR\n"                                \
+	"       cim-agent [-c CONFIG] secrets activate MANIFEST\n"                                 \
 	"       cim-agent [-c CONFIG] secrets rollback|commit\n"
 
 static int usage_error(const char *what)
@@ -245,6 +247,47 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	return rc;
 }
 
+/* The activation snippet's command. It takes no lock: the agent holds its
+ * lock while it activates a system, whose snippet runs this; two activations
+ * at once cannot share a generation (mkdir of a new one fails). */
+static int secrets_activate_manifest(int argc, char **argv, const char *config_path)
+{
+	struct age_identities ids = {0};
+	struct config cfg = {0};
+	struct err e = {{0}};
+	unsigned gen = 0;
+	size_t count = 0;
+	int rc;
+
+	if (argc != 2)
+		return usage_error("activate takes one MANIFEST");
+	rc = cli_load_config(&cfg, config_path);
+	if (rc)
+		return rc;
+	const struct secrets_activate_opts o = {
+	    .dir = cfg.secrets.dir,
+	    .allow_persistent = cfg.secrets.allow_persistent,
+	    .ids = &ids,
+	};
+	rc = EXIT_REFUSED;
+	if (identity_sodium_init(&e) < 0)
+		goto out;
+	for (size_t i = 0; i < cfg.secrets.identity.n; i++)
+		if (identity_load_file(&ids, cfg.secrets.identity.v[i], &e) < 0)
+			goto out;
+	if (secrets_activate(argv[1], &o, &gen, &count, &e) < 0)
+		goto out;
+	fprintf(stderr, "cim-agent: installed %zu secret%s as generation %u in %s\n", count,
+		count == 1 ? "" : "s", gen, cfg.secrets.dir);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "cim-agent: secrets activate: %s\n", e.msg);
+	identities_release(&ids);
+	config_release(&cfg);
+	return rc;
+}
+
 int cmd_secrets(struct cli_call *call)
 {
 	int argc = call->argc;
@@ -257,6 +300,8 @@ int cmd_secrets(struct cli_call *call)
 		return secrets_decrypt(argc - 1, argv + 1);
 	if (strcmp(argv[1], "recipient") == 0)
 		return secrets_recipient(argc - 1, argv + 1, config_path);
+	if (strcmp(argv[1], "activate") == 0)
+		return secrets_activate_manifest(argc - 1, argv + 1, config_path);
 	if (strcmp(argv[1], "install") == 0 || strcmp(argv[1], "rollback") == 0 ||
 	    strcmp(argv[1], "commit") == 0)
 		return secrets_manage(argc - 1, argv + 1, config_path);

@@ -240,6 +240,17 @@ int step_secrets(struct cycle *c)
 	size_t count = 0;
 	struct err e = {{0}};
 
+	/* A system that declares its secrets installs them in its activation;
+	 * they are decrypted here in memory only, so that one this host cannot
+	 * decrypt fails before anything changes. */
+	int declared = secrets_step_check_system(c->cfg, c->st.target.path, &count, &e);
+	if (declared < 0)
+		return failed(c, "secrets-failed", "secrets: ", e.msg);
+	if (declared) {
+		cycle_log(c, LOG_INFO, "%zu declared secret%s decrypt for this host", count,
+			  count == 1 ? "" : "s");
+		return PHASE_ACTIVATE;
+	}
 	/* On failure nothing was switched: the running system keeps its secrets. */
 	if (secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e) < 0)
 		return failed(c, "secrets-failed", "secrets: ", e.msg);
@@ -371,7 +382,12 @@ int step_health(struct cycle *c)
 	time_t deadline = (time_t)c->st.target.health_deadline;
 	char why[1024] = "";
 	enum health_verdict verdict = HEALTH_PASSED;
+	struct err e = {{0}};
 
+	/* Owners the activation has just created (secrets_step.h). */
+	if (c->st.target.secrets_generation &&
+	    secrets_step_apply_owners(c->cfg, c->mirror, c->st.target.commit, &e) < 0)
+		return cycle_to_rollback(c, e.msg, true);
 	if (health_configured(health))
 		verdict = health_wait(&plan, deadline, why, sizeof(why));
 	if (verdict == HEALTH_STOPPED)

@@ -26,7 +26,7 @@ static const struct cli_command commands[] = {
 	/* verify --repo and secrets decrypt|recipient need no config */
 	{"verify", "verify [REV] | verify --repo PATH --allowed-signers FILE REV",
 	                                           NULL,               -1, CLI_NO_CONFIG, true,  cmd_verify},
-	{"secrets", "secrets decrypt|recipient|install|rollback|commit ...",
+	{"secrets", "secrets decrypt|recipient|install|activate|rollback|commit ...",
 	                                           NULL,               -1, CLI_NO_CONFIG, false, cmd_secrets},
 };
 // clang-format on

@@ -20,6 +20,24 @@ struct err;
 int secrets_step_install(const struct config *cfg, const char *mirror, const char *commit,
 			 unsigned *generation, size_t *installed, struct err *e);
 
+/* After the activation, before the health checks: gives every installed
+ * secret of commit's manifest its owner, group and mode. secrets_step_install()
+ * installs a secret whose owner or group does not exist yet root-only (root,
+ * 0400), so a commit that adds a user and that user's secret deploys in one
+ * step. Idempotent (a resumed health phase runs it again). A user that still
+ * does not exist fails, naming the secret. */
+int secrets_step_apply_owners(const struct config *cfg, const char *mirror, const char *commit,
+			      struct err *e);
+
+/* For a system that declares its secrets (services.cim-agent.secrets: a
+ * rendered manifest in the built system, which its activation installs):
+ * decrypts every one of them in memory with [secrets] identity and discards
+ * the plaintext, so a secret this host cannot decrypt fails the deployment
+ * before anything changes. Returns 1 (all decrypted, *count of them), 0 when
+ * system has no rendered manifest, -1 with e naming the secret. */
+int secrets_step_check_system(const struct config *cfg, const char *system, size_t *count,
+			      struct err *e);
+
 /* The same from any source of the manifest and its files (the cycle reads
  * the commit's tree, `secrets install --repo` a directory); have_manifest:
  * the manifest exists there; drop_leftovers: delete every generation but the

@@ -153,6 +153,9 @@ let
   );
 in
 {
+  # services.cim-agent.secrets.<name>.
+  imports = [ ./secrets.nix ];
+
   options.services.cim-agent = {
     enable = mkEnableOption "cim-agent, which deploys signed commits of a Git repository to this host";
 

@@ -28,6 +28,16 @@ in
       install -d -m 0751 ${lib.escapeShellArg (dirOf secretsDir)}
     '';
 
+    # nix-darwin runs a fixed list of activation scripts, users after groups
+    # and both before launchd loads daemons: declared secrets (secrets.nix)
+    # are installed at the end of `users`, the secrets directory's parent
+    # made first since postActivation comes later.
+    system.activationScripts.users.text = lib.mkIf (cfg.secrets != { }) (
+      lib.mkAfter ''
+        install -d -m 0751 ${lib.escapeShellArg (dirOf secretsDir)}
+        ${cfg.activationCommand}''
+    );
+
     launchd.daemons.cim-agent = {
       path = [
         config.nix.package

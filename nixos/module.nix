@@ -17,6 +17,20 @@ in
     # On NixOS a unit that fails to start is the commonest sign of a bad configuration.
     services.cim-agent.settings.health.systemd = lib.mkDefault true;
 
+    # Declared secrets (nixos/secrets.nix) are installed by activation, as
+    # agenix does: after users and groups exist, so an owner added by the same
+    # commit is there, and before switch-to-configuration starts services.
+    # Activating an older system (nixos-rebuild --rollback, the agent's
+    # rollback) runs that system's snippet, which brings back its secrets.
+    system.activationScripts.cim-agent-secrets = lib.mkIf (cfg.secrets != { }) {
+      deps = [
+        "specialfs"
+        "users"
+        "groups"
+      ];
+      text = cfg.activationCommand;
+    };
+
     # Members may read the agent's state: `cim-agent status`, `history`.
     users.groups.cim-agent = { };
 

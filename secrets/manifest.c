@@ -19,9 +19,10 @@ struct mparse {
 	int header_keys; /* keys seen since that header */
 	bool header_new; /* a header was read since the last key */
 	struct manifest_secret *cur;
-	int seen[5]; /* line where file, path, owner, group/mode/hosts were set */
+	int seen[7]; /* line where each key but hosts was set */
 	struct err *e;
 	bool failed;
+	bool rendered; /* the variant of manifest_parse_rendered() */
 };
 
 static int mfail(struct mparse *ps, int line, const char *fmt, ...)
@@ -82,7 +83,16 @@ static bool account_ok(const char *s)
 		   strlen(s);
 }
 
-static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts"};
+/* hosts (5), the one key that may repeat, comes after the others. */
+static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts", "symlink"};
+enum { KEY_HOSTS = 5, KEY_SYMLINK = 6 };
+
+/* An absolute path whose components are clean, as file and symlink of a
+ * rendered manifest must be. */
+static bool abs_path_ok(const char *path)
+{
+	return path[0] == '/' && strlen(path) <= MANIFEST_MAX_PATH && manifest_path_ok(path + 1);
+}
 
 /* The first key after a [section] header: a new secret. 1, or mfail()'s 0. */
 static int start_secret(struct mparse *ps, const char *section)
@@ -118,7 +128,11 @@ static int set_key(struct mparse *ps, struct manifest_secret *s, const char *sec
 	char **field = NULL;
 	switch (k) {
 	case 0:
-		if (!manifest_path_ok(value))
+		if (ps->rendered && !abs_path_ok(value))
+			return mfail(ps, ps->lineno,
+				     "[%s] file: '%s' must be an absolute clean path (the store copy)",
+				     section, value);
+		if (!ps->rendered && !manifest_path_ok(value))
 			return mfail(ps, ps->lineno,
 				     "[%s] file: '%s' must be a path inside the repository "
 				     "(relative, without '.' or '..')",
@@ -168,6 +182,13 @@ static int set_key(struct mparse *ps, struct manifest_secret *s, const char *sec
 		}
 		field = &s->hosts;
 		break;
+	case KEY_SYMLINK:
+		if (!abs_path_ok(value))
+			return mfail(ps, ps->lineno,
+				     "[%s] symlink: '%s' must be an absolute clean path", section,
+				     value);
+		field = &s->symlink;
+		break;
 	}
 	*field = strdup(value);
 	if (!*field)
@@ -192,10 +213,19 @@ static int mhandler(void *user, const char *section, const char *key, const char
 			break;
 	if (k == sizeof(keynames) / sizeof(keynames[0]))
 		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
-	if (k < 5 && ps->seen[k])
+	if (k == KEY_HOSTS && ps->rendered)
+		return mfail(ps, ps->lineno,
+			     "[%s] hosts: a rendered manifest holds one system's secrets only",
+			     section);
+	if (k == KEY_SYMLINK && !ps->rendered)
+		return mfail(ps, ps->lineno,
+			     "[%s] symlink: only services.cim-agent.secrets (a rendered manifest) "
+			     "makes symlinks",
+			     section);
+	if (k != KEY_HOSTS && ps->seen[k])
 		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
 			     ps->seen[k]);
-	if (k < 5)
+	if (k != KEY_HOSTS)
 		ps->seen[k] = ps->lineno;
 	if (!*value)
 		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
@@ -227,10 +257,11 @@ static char *mline_reader(char *str, int num, void *stream)
 	return line;
 }
 
-int manifest_parse(struct manifest *m, const char *name, const char *text, size_t len,
-		   struct err *e)
+static int parse(struct manifest *m, const char *name, const char *text, size_t len,
+		 bool rendered, struct err *e)
 {
-	struct mparse ps = {.m = m, .name = name, .lines = {.text = text, .len = len}, .e = e};
+	struct mparse ps = {
+	    .m = m, .name = name, .lines = {.text = text, .len = len}, .e = e, .rendered = rendered};
 	int rc;
 
 	if (len > MANIFEST_MAX_BYTES)
@@ -255,6 +286,18 @@ int manifest_parse(struct manifest *m, const char *name, const char *text, size_
 			return err_set(e, "out of memory");
 	}
 	return 0;
+}
+
+int manifest_parse(struct manifest *m, const char *name, const char *text, size_t len,
+		   struct err *e)
+{
+	return parse(m, name, text, len, false, e);
+}
+
+int manifest_parse_rendered(struct manifest *m, const char *name, const char *text, size_t len,
+			    struct err *e)
+{
+	return parse(m, name, text, len, true, e);
 }
 
 bool manifest_applies(const struct manifest_secret *s, const char *hostname)
@@ -294,6 +337,7 @@ void manifest_release(struct manifest *m)
 		free(s->owner);
 		free(s->group);
 		free(s->hosts);
+		free(s->symlink);
 		memset(s, 0, sizeof(*s));
 	}
 	m->n = 0;

@@ -13,7 +13,13 @@
  * path that lies under it (it is then taken relative to it; secrets_install()
  * refuses any other absolute path). Neither file nor path may contain "." or
  * ".." components, empty components or control characters; file must be
- * relative. Errors name the manifest, the line and the key. */
+ * relative. Errors name the manifest, the line and the key.
+ *
+ * The rendered variant (manifest_parse_rendered(); README "Secrets") is what
+ * the NixOS and nix-darwin modules write into a system: file is an absolute
+ * clean path (the store copy of the .age file), hosts is refused (the system
+ * names its own secrets), and symlink = /abs/path may name an extra path made
+ * a symlink to the installed file. */
 #ifndef CIM_SECRETS_MANIFEST_H
 #define CIM_SECRETS_MANIFEST_H
 
@@ -34,8 +40,9 @@ struct manifest_secret {
 	char *owner; /* "root" when not given */
 	char *group; /* NULL: the owner's primary group */
 	mode_t mode;
-	char *hosts; /* NULL: every host */
-	int line;    /* line of the [name] header */
+	char *hosts;   /* NULL: every host */
+	char *symlink; /* rendered manifests only; NULL: none */
+	int line;      /* line of the [name] header */
 };
 
 struct manifest {
@@ -49,6 +56,10 @@ struct manifest {
  * does not free. */
 int manifest_parse(struct manifest *m, const char *name, const char *text, size_t len,
 		   struct err *e);
+
+/* The rendered variant: see the top of this file. */
+int manifest_parse_rendered(struct manifest *m, const char *name, const char *text, size_t len,
+			    struct err *e);
 
 /* True when s is meant for hostname (no hosts key, or a pattern matches). */
 bool manifest_applies(const struct manifest_secret *s, const char *hostname);

@@ -133,6 +133,30 @@ let
   withSettings = base: settings: with' base { services.cim-agent.settings = settings; };
   withAgent = base: agent: with' base { services.cim-agent = agent; };
 
+  # Sample 3: declared secrets (nixos/secrets.nix), one read by another
+  # service through its path. The .age files are placeholders: evaluation
+  # copies them to the store, nothing decrypts them.
+  secretsConfig = with' coreConfig (
+    { config, ... }:
+    {
+      services.cim-agent.repositoryRoot = ../..;
+      services.cim-agent.secrets = {
+        db = {
+          file = ./secrets/db.age;
+          owner = "postgres";
+          group = "postgres";
+          mode = "0440";
+        };
+        web-key = {
+          file = ./secrets/web-key.age;
+          symlink = "/etc/ssl/private/web.key";
+        };
+      };
+      systemd.services.app.environment.DB_PASSWORD_FILE = config.services.cim-agent.secrets.db.path;
+    }
+  );
+  withSecret = base: name: secret: with' base { services.cim-agent.secrets.${name} = secret; };
+
   badConfigs = {
     noUrl = {
       services.cim-agent = {
@@ -151,6 +175,18 @@ let
     secretInStore = withSettings coreConfig { repo.ssh_key = "/nix/store/0000-deploy-key"; };
     passwordInUrl = withSettings fullConfig { repo.url = lib.mkForce "https://deploy:s3cr3t@git.example.com/x.git"; };
     multiLine = withSettings coreConfig { repo.branch = lib.mkForce "main\nurl = https://evil.example.com/x.git"; };
+    secretOutsideRepo = withSecret secretsConfig "outside" { file = "/home/ada/secrets/outside.age"; };
+    secretPathOutsideRepo = withSecret secretsConfig "outside" { file = /etc/outside.age; };
+    secretNotInStore = withSecret coreConfig "db" { file = ./secrets/db.age; };
+    secretsOnOnePath = withSecret secretsConfig "other" {
+      file = ./secrets/db.age;
+      symlink = "/etc/ssl/private/web.key";
+    };
+    secretLinkOnAPath = withSecret secretsConfig "other" {
+      file = ./secrets/db.age;
+      symlink = "/run/cim-agent/secrets/db";
+    };
+    secretBadName = withSecret secretsConfig "a b" { file = ./secrets/db.age; };
   };
 
   # Definitions that must not evaluate at all; each is coreConfig (which
@@ -188,6 +224,9 @@ let
     };
     signerNotBase64 = withAgent coreConfig { allowedSigners = [ "bob@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5!!" ]; };
     signerTwoLines = withAgent coreConfig { allowedSigners = [ (lib.concatStringsSep "\n" signers + "\n" + lib.head signers) ]; };
+    secretBadMode = with' secretsConfig { services.cim-agent.secrets.db.mode = lib.mkForce "0777x"; };
+    secretBadOwner = with' secretsConfig { services.cim-agent.secrets.db.owner = lib.mkForce "-rf"; };
+    secretSetPath = with' secretsConfig { services.cim-agent.secrets.db.path = "/etc/db"; };
   };
 
   summary =
@@ -216,10 +255,58 @@ let
     // {
       service = c.systemd.services.cim-agent;
       groups = builtins.attrNames c.users.groups;
+      # Forcing them checks each declaration's type.
+      declaredSecrets = c.services.cim-agent.secrets;
     };
 
+  secretsSummary =
+    r:
+    let
+      c = r.config;
+      m = c.environment.etc."cim-agent/secrets.conf".source or null;
+    in
+    {
+      manifest = if m == null then "" else m.text;
+      manifestPath = if m == null then "" else "${m}";
+      activate = c.system.build.activate;
+      etc = builtins.attrNames c.environment.etc;
+    };
   core = nixosSummary coreConfig;
   full = nixosSummary fullConfig;
+
+  secrets =
+    let
+      r = evalNixos secretsConfig;
+      c = r.config;
+    in
+    summary r
+    // secretsSummary r
+    // {
+      appEnv = c.systemd.services.app.environment.DB_PASSWORD_FILE;
+      paths = lib.mapAttrs (_: s: s.path) c.services.cim-agent.secrets;
+      # Another secrets directory moves every path.
+      movedPath =
+        (evalNixos (withSettings secretsConfig { secrets.dir = "/run/keys/cim"; })).config.services.cim-agent.secrets.db.path;
+      noSecrets = secretsSummary (evalNixos coreConfig);
+    };
+
+  darwinSecrets =
+    let
+      r = evalDarwin {
+        services.cim-agent = {
+          enable = true;
+          allowedSigners = signers;
+          repositoryRoot = ../..;
+          settings.repo.url = "https://git.example.com/fleet.git";
+          settings.secrets.allow_persistent = true;
+          secrets.db = {
+            file = ./secrets/db.age;
+            owner = "_postgres";
+          };
+        };
+      };
+    in
+    summary r // secretsSummary r;
 
   darwin =
     let
@@ -317,7 +404,14 @@ let
   etcOf = cfg: (evalNixos (withAgent cfg { package = prebuilt; })).config.system.build.etc;
 in
 {
-  inherit core full darwin flake;
+  inherit
+    core
+    full
+    darwin
+    flake
+    secrets
+    darwinSecrets
+    ;
   package = {
     linux = packageFor "x86_64-linux";
     darwin = packageFor "aarch64-darwin";

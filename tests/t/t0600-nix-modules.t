@@ -369,6 +369,90 @@ test_expect_success 'a key the agent does not know fails the build of the system
 	test_grep "^brnach = main$" "$etc/etc/cim-agent/agent.conf"
 '
 
+# --- issue 14: secrets declared in the configuration -------------------------
+
+test_expect_success 'the rendered manifest lists every declared secret with its store path, owner, group, mode and symlink' '
+	nixeval raw secrets.manifest >manifest &&
+	test "$(grep -c "^\[" manifest)" = 2 &&
+	sed -n "/^\[db\]$/,/^$/p" manifest >db &&
+	test_grep "^file = /nix/store/[a-z0-9]\{32\}-cim-agent-secret-db.age$" db &&
+	test_grep "^owner = postgres$" db &&
+	test_grep "^group = postgres$" db &&
+	test_grep "^mode = 0440$" db &&
+	sed -n "/^\[web-key\]$/,\$p" manifest >web &&
+	test_grep "^file = /nix/store/[a-z0-9]\{32\}-cim-agent-secret-web-key.age$" web &&
+	test_grep "^owner = root$" web &&
+	test_grep "^mode = 0400$" web &&
+	test_grep_not "^group" web &&
+	test_grep "^symlink = /etc/ssl/private/web.key$" web &&
+	test_grep_not "^hosts\|^path" manifest &&
+	cmp "$(sed -n "s/^file = //p" db)" "$CIM_SRC/nixos/tests/secrets/db.age" &&
+	nixeval json secrets.etc >etc &&
+	test_grep "\"cim-agent/secrets.conf\"" etc &&
+	test "$(nixeval json secrets.failed)" = "[]"
+'
+
+test_expect_success 'the activation snippet runs cim-agent secrets activate on the manifest, after specialfs, users and groups' '
+	nixeval raw secrets.activate >activate &&
+	grep -n "^#### Activation script snippet" activate >order &&
+	at() { sed -n "s/^\([0-9]*\):#### Activation script snippet $1:$/\1/p" order; } &&
+	secrets=$(at cim-agent-secrets) && users=$(at users) && groups=$(at groups) && specialfs=$(at specialfs) &&
+	test -n "$secrets" && test -n "$users" && test -n "$groups" && test -n "$specialfs" &&
+	test "$secrets" -gt "$users" && test "$secrets" -gt "$groups" && test "$secrets" -gt "$specialfs" &&
+	manifest=$(nixeval raw secrets.manifestPath) &&
+	test_grep "^/nix/store/[a-z0-9]*-cim-agent-0.1.0/bin/cim-agent -c /nix/store/[a-z0-9]*-cim-agent.conf secrets activate $manifest$" activate &&
+	nixeval json secrets.noSecrets >none &&
+	test_grep_not "cim-agent-secrets\|secrets.conf" none
+'
+
+test_expect_success 'other options see a secret at its path, which follows secrets.dir and cannot be set' '
+	test "$(nixeval raw secrets.appEnv)" = /run/cim-agent/secrets/db &&
+	test "$(nixeval json secrets.paths)" = "{\"db\":\"/run/cim-agent/secrets/db\",\"web-key\":\"/run/cim-agent/secrets/web-key\"}" &&
+	test "$(nixeval raw secrets.movedPath)" = /run/keys/cim/db &&
+	test_must_fail nixeval raw errors.secretSetPath 2>err &&
+	test_grep "The option .services.cim-agent.secrets.db.path. is read-only" err
+'
+
+test_expect_success 'a secret file outside the repository, two secrets on one path or a bad name fail, naming the secret' '
+	nixeval raw failures.secretOutsideRepo >msg &&
+	test_grep "^services.cim-agent.secrets.outside.file: /home/ada/secrets/outside.age is outside the repository; give a file of the flake" msg &&
+	nixeval raw failures.secretPathOutsideRepo >msg &&
+	test_grep "^services.cim-agent.secrets.outside.file: /etc/outside.age is outside the repository" msg &&
+	nixeval raw failures.secretNotInStore >msg &&
+	test_grep "^services.cim-agent.secrets.db.file: .*/nixos/tests/secrets/db.age is outside the repository; .*(a flake.s files are in the Nix store)\.$" msg &&
+	nixeval raw failures.secretsOnOnePath >msg &&
+	test_grep "^services.cim-agent.secrets: secrets.other and secrets.web-key are both installed at /etc/ssl/private/web.key; give each secret a path of its own.$" msg &&
+	nixeval raw failures.secretLinkOnAPath >msg &&
+	test_grep "^services.cim-agent.secrets.other.symlink: /run/cim-agent/secrets/db is inside the secrets directory" msg &&
+	test_grep "^services.cim-agent.secrets: secrets.db and secrets.other are both installed at /run/cim-agent/secrets/db;" msg &&
+	nixeval raw failures.secretBadName >msg &&
+	test_grep "^services.cim-agent.secrets.\"a b\": a secret.s name may only contain" msg
+'
+
+test_expect_success 'a mode like 0777x or an owner the agent would refuse is a type error naming the secret' '
+	test_must_fail nixeval raw errors.secretBadMode 2>err &&
+	test_grep "A definition for option .services.cim-agent.secrets.db.mode. is not of type .string matching the pattern 0?\[0-7\]{3}." err &&
+	test_grep "\"0777x\"" err &&
+	test_must_fail nixeval raw errors.secretBadOwner 2>err &&
+	test_grep "option .services.cim-agent.secrets.db.owner. is not of type" err
+'
+
+test_expect_success 'nix-darwin: secrets are installed at the end of users, before launchd loads daemons; only the parent of the secrets directory is created' '
+	nixeval raw darwinSecrets.activate >activate &&
+	test "$(nixeval json darwinSecrets.failed)" = "[]" &&
+	grep -n "" activate >lines &&
+	line() { grep "$1" lines | head -n 1 | cut -d: -f1; } &&
+	users=$(line ":# users: create the users") && groups=$(line ":#### groups$") &&
+	launchd=$(line ":#### launchd$") && run=$(line "secrets activate /nix/store/[a-z0-9]*-cim-agent-secrets.conf$") &&
+	parent=$(line ":install -d -m 0751 /run/cim-agent$") &&
+	test -n "$run" && test -n "$users" && test -n "$launchd" && test -n "$parent" &&
+	test "$run" -gt "$users" && test "$run" -gt "$groups" && test "$run" -lt "$launchd" && test "$parent" -lt "$run" &&
+	test_grep_not "install .*/run/cim-agent/secrets" activate &&
+	test_grep "^/nix/store/[a-z0-9]*-cim-agent-0.1.0/bin/cim-agent -c /nix/store/[a-z0-9]*-cim-agent.conf secrets activate " activate &&
+	nixeval raw darwinSecrets.manifest >manifest &&
+	test_grep "^owner = _postgres$" manifest
+'
+
 # --- flake.lock -----------------------------------------------------------------
 
 test_expect_success 'flake.lock pins nixpkgs by a GitHub revision, and nix takes it as complete without a download' '

@@ -3,7 +3,12 @@
 # launchd.nix, ...): networking.hostName may be null there, a daemon's
 # serviceConfig is a submodule of plist keys, and its path becomes a PATH
 # string. A misspelt key fails here as it would on a Mac.
-{ lib, pkgs, ... }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   inherit (lib) mkOption types;
   nullOr =
@@ -103,9 +108,31 @@ in
         }
       );
     };
+    system.build = mkOption {
+      type = types.lazyAttrsOf types.unspecified;
+      default = { };
+    };
     launchd.daemons = mkOption {
       type = types.attrsOf (types.submodule daemon);
       default = { };
     };
   };
+
+  # nix-darwin's activate script (modules/system/activation-scripts.nix): a
+  # fixed list of scripts in this order, users after groups, launchd (which
+  # loads the daemons) after both, postActivation last. Scripts of other
+  # names are not run.
+  config.system.build.activate = lib.concatMapStrings (n: "#### ${n}\n${config.system.activationScripts.${n}.text or ""}\n") [
+    "preActivation"
+    "extraActivation"
+    "groups"
+    "users"
+    "applications"
+    "etc"
+    "launchd"
+    "postActivation"
+  ];
+  config.system.activationScripts.groups.text = "# groups: create the groups (dscl)";
+  config.system.activationScripts.users.text = "# users: create the users (dscl)";
+  config.system.activationScripts.launchd.text = "# launchd: load the daemons";
 }

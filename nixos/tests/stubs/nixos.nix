@@ -194,11 +194,54 @@ in
       type = types.attrsOf (types.submodule service);
       default = { };
     };
+    # nixos/modules/system/activation/activation-script.nix: a snippet is a
+    # string or { deps; text; }.
+    system.activationScripts = mkOption {
+      default = { };
+      type = types.attrsOf (
+        types.either types.str (
+          types.submodule {
+            options = {
+              deps = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              text = mkOption { type = types.lines; };
+              supportsDryActivation = mkOption {
+                type = types.bool;
+                default = false;
+              };
+            };
+          }
+        )
+      );
+    };
     system.build = mkOption {
       type = types.lazyAttrsOf types.unspecified;
       default = { };
     };
   };
+
+  # The snippets NixOS itself has, with its deps (users-groups.nix,
+  # activation-script.nix, etc.nix), so that ordering is tested against them.
+  config.system.activationScripts = {
+    specialfs = "# specialfs: mount /run and the like";
+    users = {
+      deps = [ ];
+      text = "# users: create the users (update-users-groups.pl)";
+    };
+    groups = lib.stringAfter [ "users" ] "# groups";
+    etc = lib.stringAfter [ "users" "groups" "specialfs" ] "# etc: link /etc";
+  };
+
+  # The activation script as NixOS orders it: lib.textClosureMap over the
+  # snippets' deps, each under a headline.
+  config.system.build.activate =
+    let
+      set = lib.mapAttrs (_: v: if builtins.isString v then lib.noDepEntry v else v) config.system.activationScripts;
+      headed = lib.mapAttrs (n: v: v // { text = "#### Activation script snippet ${n}:\n${v.text}\n"; }) set;
+    in
+    lib.textClosureMap lib.id headed (builtins.attrNames headed);
 
   # /etc as NixOS builds it: one link per enabled entry. Building it builds
   # every source, the checked agent.conf among them.
