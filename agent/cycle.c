@@ -456,7 +456,7 @@ int cycle_manual_rollback(const struct config *cfg, struct cycle_result *res, st
 	/* The secrets of the known-good commit come back with it: decrypted anew,
 	 * since older generations were dropped when the current one was committed. */
 	if (good_commit)
-		cycle_reinstall_secrets(&c, good_commit);
+		cycle_reinstall_secrets(&c, good_commit, good);
 	/* Now the known-good one is what runs. */
 	state_set_str(&c.st.deployed, good_commit);
 	state_set_str(&c.st.deployed_path, good);

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/fileio.h"
 #include "base/url.h"
+#include "secrets/activate.h"
 #include "secrets/install.h"
 
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void cycle_set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ...)
 {
@@ -273,12 +275,18 @@ void cycle_undo_interrupted_secrets(struct cycle *c)
 		log_msg(LOG_ERR, NULL, cycle_phase_name(PHASE_SECRETS), "%s", e.msg);
 }
 
-void cycle_reinstall_secrets(struct cycle *c, const char *commit)
+void cycle_reinstall_secrets(struct cycle *c, const char *commit, const char *system)
 {
 	unsigned generation = 0;
 	size_t count = 0;
 	struct err e = {{0}};
+	char rendered[PATH_MAX];
 
+	/* A system that declares its secrets installs them in its own activation. */
+	if (system && (size_t)snprintf(rendered, sizeof(rendered), "%s/%s", system,
+				       SECRETS_SYSTEM_MANIFEST) < sizeof(rendered) &&
+	    access(rendered, F_OK) == 0)
+		return;
 	if (secrets_step_install(c->cfg, c->mirror, commit, &generation, &count, &e) < 0)
 		log_msg(LOG_WARNING, commit, cycle_phase_name(PHASE_ROLLBACK),
 			"the secrets of %.12s could not be installed again, the current ones stay: "

@@ -86,8 +86,9 @@ void cycle_remember_failed(struct cycle *c, const char *commit, const char *reas
 /* Appends the deployment attempt to history.json. */
 void cycle_record_history(struct cycle *c, const char *outcome, const char *reason);
 
-/* Decrypts commit's secrets again (a manual rollback to it). */
-void cycle_reinstall_secrets(struct cycle *c, const char *commit);
+/* Decrypts commit's secrets again (a manual rollback to it), unless system
+ * declares its own (a rendered manifest: its activation installs them). */
+void cycle_reinstall_secrets(struct cycle *c, const char *commit, const char *system);
 
 /* Switches back the secrets generation an interrupted install made current. */
 void cycle_undo_interrupted_secrets(struct cycle *c);

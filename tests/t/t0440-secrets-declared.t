@@ -93,4 +93,18 @@ test_expect_success 'activating the previous system by hand brings back its secr
 	test "$(cat "$SECRETS/db")" = "db of 1"
 '
 
+test_expect_success 'cim-agent rollback to a system that declares its secrets leaves them to its activation' '
+	host four && declared_flake four/origin 1 host &&
+	signed_commit four/origin ada "version 1" &&
+	cim -c "$CONF" once >out 2>err &&
+	declared_flake four/origin 2 host &&
+	signed_commit four/origin ada "version 2" &&
+	cim -c "$CONF" once >out 2>err &&
+	test "$(cat "$SECRETS/db")" = "db of 2" &&
+	cim -c "$CONF" rollback >out 2>err &&
+	test_grep_not "secrets of [0-9a-f]* in generation" err &&
+	test_grep_not "could not be installed again" err &&
+	test "$(cat "$SECRETS/db")" = "db of 1"
+'
+
 test_done
