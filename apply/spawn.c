@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,24 +181,35 @@ static pid_t start_child(const char *const argv[], const struct spawn_opts *o, i
 	return pid;
 }
 
-int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
-	      struct err *e)
+/* How long one wait may last: until the deadline, and at most a second so
+ * that the tick (the watchdog) keeps running during a long build. */
+static int wait_slice_ms(const struct spawn_opts *o, double deadline, bool have_pidfd)
+{
+	double left;
+
+	if (!have_pidfd)
+		return 50; /* no pidfd: reap in short slices */
+	if (!o->timeout)
+		return 1000;
+	left = deadline - clock_monotonic();
+	if (left <= 0)
+		return 0;
+	return left < 1.0 ? (int)(left * 1000) + 1 : 1000;
+}
+
+/* Waits for the child to exit, reading its stdout meanwhile. The child's
+ * exit wakes the poll at once through its pidfd; the pipe is read until
+ * EOF, but a grandchild that holds it open does not hold us once the child
+ * itself is gone. */
+static int wait_child(pid_t pid, const struct spawn_opts *o, struct spawn_result *r, int pipefd[2],
+		      double deadline)
 {
 	size_t cap = o->capture_max ? o->capture_max : 64 * 1024, alloc = 0;
-	double start = clock_monotonic(), deadline = start + o->timeout;
-	int pipefd[2] = {-1, -1}, wstatus = 0;
-	pid_t pid;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), wstatus = 0;
 
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	pid = start_child(argv, o, pipefd, e);
-	if (pid < 0)
-		return -1;
-
-	/* Poll the pipe in short slices and reap the child in between: a child that
-	 * leaves a grandchild holding the pipe open must not hold us until the timeout. */
 	for (;;) {
-		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+		struct pollfd pfd[2] = {{.fd = pidfd, .events = POLLIN},
+					{.fd = pipefd[0], .events = POLLIN}};
 		pid_t w = waitpid(pid, &wstatus, WNOHANG);
 
 		if (tick)
@@ -207,8 +220,7 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 			break;
 		}
 		if (w < 0 && errno != EINTR) {
-			/* Never mistake a lost child for a successful one. */
-			wstatus = -1;
+			wstatus = -1; /* never mistake a lost child for a successful one */
 			break;
 		}
 		if (o->timeout && clock_monotonic() >= deadline) {
@@ -218,15 +230,31 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 				;
 			break;
 		}
-		if (pipefd[0] < 0) {
-			poll(NULL, 0, 50);
-			continue;
-		}
-		if (poll(&pfd, 1, 50) > 0 && read_into(pipefd[0], r, cap, &alloc) == 0) {
+		if (poll(pfd, 2, wait_slice_ms(o, deadline, pidfd >= 0)) > 0 &&
+		    (pfd[1].revents & (POLLIN | POLLHUP)) &&
+		    read_into(pipefd[0], r, cap, &alloc) == 0) {
 			close(pipefd[0]);
 			pipefd[0] = -1;
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return wstatus;
+}
+
+int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn_result *r,
+	      struct err *e)
+{
+	double start = clock_monotonic();
+	int pipefd[2] = {-1, -1}, wstatus;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	pid = start_child(argv, o, pipefd, e);
+	if (pid < 0)
+		return -1;
+	wstatus = wait_child(pid, o, r, pipefd, start + o->timeout);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	/* Reap what the child left behind in its group, so nothing outlives the step. */
@@ -247,8 +275,7 @@ int spawn_run(const char *const argv[], const struct spawn_opts *o, struct spawn
 	return 0;
 }
 
-int spawn_shell(const char *cmd, const struct spawn_opts *o, struct spawn_result *r,
-		struct err *e)
+int spawn_shell(const char *cmd, const struct spawn_opts *o, struct spawn_result *r, struct err *e)
 {
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 
