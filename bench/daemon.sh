@@ -75,7 +75,7 @@ def row(*args):
 csv = lambda v: ",".join("%r" % x for x in v)
 ratios = csv([a / b for a, b in zip(r["cpu_ms"], r["peer_cpu_ms"])])
 cpu_target = ("<= 3 ms", "a_med <= 3") if local else ("<= git's", "a_med <= b_med")
-row("--what", "daemon, %s: CPU per no-change poll (schedstat)" % label,
+row("--what", "daemon, %s: CPU per no-change poll (schedstat, with the fetch child)" % label,
     "--ours", csv(r["cpu_ms"]), "--peer-name", "git fetch --no-tags, whole process",
     "--peer", csv(r["peer_cpu_ms"]), "--ratio", ratios,
     "--target", cpu_target[0], "--holds", cpu_target[1],
