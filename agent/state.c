@@ -4,6 +4,8 @@
 #include "base/fileio.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,45 @@ static int state_init(struct agent_state *st, const char *state_dir, struct err 
 	return 0;
 }
 
+struct state_written {
+	char *quiet; /* state_text() without the times of a quiet poll */
+	int64_t at;  /* when the file was written */
+};
+
+static char *quiet_text(const struct agent_state *st)
+{
+	struct agent_state q = *st; /* shallow: only read */
+
+	if (q.phase == PHASE_FETCH)
+		q.phase = PHASE_IDLE;
+	q.phase_since = q.fetched_at = q.last_cycle_at = q.next_poll_at = 0;
+	/* The count of such polls and their success times: a crash loses at
+	 * most a minute of them, which a Prometheus counter tolerates. */
+	q.metrics.cycles[CYCLE_UP_TO_DATE] = 0;
+	memset(q.metrics.ok, 0, sizeof(q.metrics.ok));
+	return state_text(&q);
+}
+
+static void remember_written(const struct agent_state *st, int64_t at)
+{
+	char *quiet = quiet_text(st);
+
+	if (!quiet)
+		return;
+	if (!st->written) {
+		/* st is const for callers; the record is not part of the state. */
+		struct agent_state *mut = (struct agent_state *)(uintptr_t)st;
+		mut->written = calloc(1, sizeof(*mut->written));
+		if (!mut->written) {
+			free(quiet);
+			return;
+		}
+	}
+	free(st->written->quiet);
+	st->written->quiet = quiet;
+	st->written->at = at;
+}
+
 int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 {
 	json_error_t jerr;
@@ -293,6 +334,8 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 	json_decref(root);
 	if (rc < 0)
 		state_release(st);
+	else
+		remember_written(st, (int64_t)sb.st_mtime);
 	return rc;
 }
 
@@ -408,8 +451,21 @@ int state_save(const struct agent_state *st, struct err *e)
 
 	if (!text)
 		return err_set(e, "out of memory");
+	if (st->written && st->written->quiet &&
+	    time(NULL) - st->written->at < STATE_QUIET_SECONDS) {
+		char *quiet = quiet_text(st);
+		bool same = quiet && strcmp(quiet, st->written->quiet) == 0;
+
+		free(quiet);
+		if (same) {
+			free(text);
+			return 0;
+		}
+	}
 	rc = state_write_text(st->path, text, e);
 	free(text);
+	if (rc == 0)
+		remember_written(st, (int64_t)time(NULL));
 	return rc;
 }
 
@@ -439,6 +495,9 @@ void state_release(struct agent_state *st)
 		free(st->failed[i].reason);
 	}
 	json_decref(st->unknown);
+	if (st->written)
+		free(st->written->quiet);
+	free(st->written);
 	free(st->path);
 	memset(st, 0, sizeof(*st));
 	st->last_outcome = -1;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct err;
+struct state_written;
 
 #define STATE_SCHEMA	 1
 #define STATE_MAX_BYTES	 (4 * 1024 * 1024)
@@ -97,6 +98,10 @@ struct agent_state {
 	/* Keys this version does not know (a newer agent wrote them): kept as
 	 * they are and written back. */
 	json_t *unknown;
+
+	/* Not in the file: what the file last held, so that state_save() can
+	 * leave a poll that changed nothing unwritten (see state_save()). */
+	struct state_written *written;
 };
 
 /* Loads state_dir/state.json into st (zeroed by the caller), or starts an
@@ -104,6 +109,14 @@ struct agent_state {
  * has the wrong type, is an error naming it (never silently reset: it holds
  * the trust baseline); st then holds nothing to release. */
 int state_load(struct agent_state *st, const char *state_dir, struct err *e);
+/* Writes st to its file, unless it differs from what the file holds only in
+ * the traces of a quiet poll (phase fetch or idle, phase_since, fetched_at,
+ * last_cycle_at, next_poll_at, the up-to-date count, the steps' success
+ * times) and the file was written less than
+ * STATE_QUIET_SECONDS ago: a host that polls and finds nothing new writes
+ * once a minute, not three times a poll. Resuming loses nothing by it: a
+ * fetch starts over. */
+#define STATE_QUIET_SECONDS 60
 int state_save(const struct agent_state *st, struct err *e);
 
 /* The file's text for st, for state_write_text(); the caller frees it. NULL

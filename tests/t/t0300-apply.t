@@ -41,6 +41,16 @@ test_expect_success 'a second cycle with nothing new changes nothing' '
 	test ! -s "$FAKE_DIR/calls"
 '
 
+test_expect_success 'polls that find nothing new leave state.json unwritten (at most once a minute)' '
+	cim -c agent.conf once >out &&
+	before=$(stat -c "%i %y" state/state.json) &&
+	cim -c agent.conf once >out &&
+	test_grep "^up-to-date: " out &&
+	cim -c agent.conf once >out &&
+	test "$(stat -c "%i %y" state/state.json)" = "$before" &&
+	test "$(state_field phase)" = idle
+'
+
 test_expect_success 'a commit whose health URL answers 500 rolls back to the exact previous path' '
 	good=$(state_field deployed_path) &&
 	write_flake origin 2 0 500 &&
