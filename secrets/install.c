@@ -23,55 +23,12 @@
 
 /* --- reading a plain directory as the repository ----------------------------- */
 
-/* Reads all of fd (a regular file) into a NUL-terminated heap buffer; -1 with
- * errno set: EFBIG when it holds more than cap bytes, EAGAIN when it grew. */
-static int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
-{
-	struct stat st;
-	size_t used = 0, size;
-	char *buf;
-
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if ((unsigned long long)st.st_size > cap) {
-		errno = EFBIG;
-		return -1;
-	}
-	size = (size_t)st.st_size + 1;
-	buf = malloc(size);
-	if (!buf)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, buf + used, size - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved = errno;
-			free(buf);
-			errno = saved;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used == size) { /* it grew since fstat: try again later */
-			free(buf);
-			errno = EAGAIN;
-			return -1;
-		}
-	}
-	buf[used] = '\0';
-	*out = buf;
-	*len = used;
-	return 0;
-}
-
 int secrets_dir_read_blob(void *ctx, const char *path, char **data, size_t *len, int *is_symlink,
 			  struct err *e)
 {
 	const char *root = ctx, *p = path;
 	struct stat st;
-	int dfd, fd;
+	int dfd, fd, rc;
 	char comp[NAME_MAX + 1];
 
 	*data = NULL;
@@ -117,15 +74,9 @@ int secrets_dir_read_blob(void *ctx, const char *path, char **data, size_t *len,
 	close(dfd);
 	if (fd < 0)
 		return err_set(e, "%s: %s", path, strerror(errno));
-	if (read_fd_capped(fd, SECRETS_MAX_FILE, data, len) < 0) {
-		int saved = errno;
-		close(fd);
-		return err_set(e, "%s: %s", path,
-			       saved == EFBIG ? "larger than the limit of 64 MiB"
-					      : strerror(saved));
-	}
+	rc = fd_read_capped(fd, path, SECRETS_MAX_FILE, data, len, e);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 int secrets_load_manifest(struct manifest *m, const char *manifest_path,

@@ -8,6 +8,8 @@
 
 #include "base/err.h"
 #include "secrets/age.h"
+#include "secrets/age_header.h"
+#include "secrets/age_hkdf.h"
 #include "secrets/identity.h"
 
 #include <sodium.h>
