@@ -19,12 +19,12 @@ struct err;
 
 struct allowed_signer {
 	int line;
-	char *principals; /* comma-separated patterns, '!' negates */
-	char *namespaces; /* comma-separated patterns; NULL means any */
+	char *principals;  /* comma-separated patterns, '!' negates */
+	char *namespaces;  /* comma-separated patterns; NULL means any */
 	bool cert_authority;
 	bool has_valid_after, has_valid_before;
 	time_t valid_after, valid_before;
-	bool supported;	   /* false for key types we cannot verify */
+	bool supported;    /* false for key types we cannot verify */
 	char keytype[48];  /* as written in the file */
 	struct sshkey key; /* meaningful only when supported */
 };
@@ -46,8 +46,7 @@ int allowed_signers_parse(struct allowed_signers *as, const char *name, const ch
  * names the closest miss (unknown key, principal mismatch, expired, ...). */
 const struct allowed_signer *allowed_signers_match(const struct allowed_signers *as,
 						   const struct sshkey *key, const char *identity,
-						   const char *namespace, time_t now,
-						   struct err *e);
+						   const char *namespace, time_t now, struct err *e);
 
 /* Matches s against a comma-separated pattern list with '*', '?' and '!'
  * negation: 1 on a positive match, -1 when a negated pattern matches, 0 when

@@ -235,8 +235,7 @@ static int download_checked(git_repository *repo, const char *mirror, struct tra
 static bool unchanged_by_lsrefs(const struct pull_settings *r, const git_oid *old,
 				struct fetch_report *rep)
 {
-	unsigned budget_ms =
-	    r->fetch_timeout && r->fetch_timeout < 30 ? r->fetch_timeout * 1000 / 3 : 10000;
+	unsigned budget_ms = r->fetch_timeout && r->fetch_timeout < 30 ? r->fetch_timeout * 1000 / 3 : 10000;
 	struct err why = {{0}};
 	git_oid tip;
 

@@ -24,6 +24,7 @@ struct err;
  * history; a mirror without it is checked in full before the next fetch. */
 #define MIRROR_COMPLETE_MARKER "cim-complete"
 
+
 struct mirror_fetch_result {
 	git_oid tip;
 	bool changed;	     /* the fetched ref moved */
