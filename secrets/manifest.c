@@ -84,44 +84,122 @@ static bool account_ok(const char *s)
 
 static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts"};
 
+/* A new [section]: the next secret. */
+static int start_secret(struct mparse *ps, const char *section)
+{
+	struct manifest *m = ps->m;
+
+	ps->header_new = false;
+	if (!name_ok(section))
+		return mfail(ps, ps->header_line,
+			     "[%s]: a secret's name may only contain letters, digits, "
+			     "'.', '_' and '-'",
+			     section);
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].name, section) == 0)
+			return mfail(ps, ps->header_line, "[%s]: defined twice (first on line %d)",
+				     section, m->v[i].line);
+	if (m->n == MANIFEST_MAX_SECRETS)
+		return mfail(ps, ps->header_line, "more than %d secrets", MANIFEST_MAX_SECRETS);
+	ps->cur = &m->v[m->n++];
+	ps->cur->name = strdup(section);
+	ps->cur->line = ps->header_line;
+	ps->cur->mode = 0400;
+	memset(ps->seen, 0, sizeof(ps->seen));
+	if (!ps->cur->name)
+		return mfail(ps, ps->lineno, "out of memory");
+	return 1;
+}
+
+static int set_mode(struct mparse *ps, const char *section, const char *value)
+{
+	char *end;
+	unsigned long mode = strtoul(value, &end, 8);
+
+	if (*end || value[0] < '0' || value[0] > '7' || mode > 0777 || strlen(value) > 4)
+		return mfail(ps, ps->lineno, "[%s] mode: '%s' is not an octal mode of at most 0777",
+			     section, value);
+	ps->cur->mode = (mode_t)mode;
+	return 1;
+}
+
+/* hosts may repeat: the patterns add up. */
+static int add_hosts(struct mparse *ps, const char *value)
+{
+	struct manifest_secret *s = ps->cur;
+	size_t n = strlen(s->hosts) + strlen(value) + 2;
+	char *more = malloc(n);
+
+	if (!more)
+		return mfail(ps, ps->lineno, "out of memory");
+	snprintf(more, n, "%s,%s", s->hosts, value);
+	free(s->hosts);
+	s->hosts = more;
+	return 1;
+}
+
+/* Checks value for key number k and stores it in the current secret. */
+static int set_value(struct mparse *ps, size_t k, const char *section, const char *key,
+		     const char *value)
+{
+	struct manifest_secret *s = ps->cur;
+	const char *rel = value;
+	char **field = NULL;
+
+	switch (k) {
+	case 0:
+		if (!manifest_path_ok(value))
+			return mfail(ps, ps->lineno,
+				     "[%s] file: '%s' must be a path inside the repository "
+				     "(relative, without '.' or '..')",
+				     section, value);
+		field = &s->file;
+		break;
+	case 1:
+		while (*rel == '/')
+			rel++;
+		if (!manifest_path_ok(rel) || (rel != value && rel != value + 1))
+			return mfail(ps, ps->lineno,
+				     "[%s] path: '%s' escapes the secrets directory or is not a "
+				     "clean path (no '.' or '..')",
+				     section, value);
+		field = &s->path;
+		break;
+	case 2:
+	case 3:
+		if (!account_ok(value))
+			return mfail(ps, ps->lineno, "[%s] %s: '%s' is not a valid %s name",
+				     section, key, value, key);
+		field = k == 2 ? &s->owner : &s->group;
+		break;
+	case 4:
+		return set_mode(ps, section, value);
+	default:
+		if (s->hosts)
+			return add_hosts(ps, value);
+		field = &s->hosts;
+		break;
+	}
+	*field = strdup(value);
+	if (!*field)
+		return mfail(ps, ps->lineno, "out of memory");
+	return 1;
+}
+
 static int mhandler(void *user, const char *section, const char *key, const char *value)
 {
 	struct mparse *ps = user;
-	struct manifest *m = ps->m;
-	struct manifest_secret *s;
-	size_t k;
+	size_t k, nkeys = sizeof(keynames) / sizeof(keynames[0]);
 
 	ps->header_keys++;
 	if (!*section)
 		return mfail(ps, ps->lineno, "'%s' is outside any [secret] section", key);
-	if (!ps->cur || ps->header_new) {
-		ps->header_new = false;
-		if (!name_ok(section))
-			return mfail(ps, ps->header_line,
-				     "[%s]: a secret's name may only contain letters, digits, "
-				     "'.', '_' and '-'",
-				     section);
-		for (size_t i = 0; i < m->n; i++)
-			if (strcmp(m->v[i].name, section) == 0)
-				return mfail(ps, ps->header_line,
-					     "[%s]: defined twice (first on line %d)", section,
-					     m->v[i].line);
-		if (m->n == MANIFEST_MAX_SECRETS)
-			return mfail(ps, ps->header_line, "more than %d secrets",
-				     MANIFEST_MAX_SECRETS);
-		ps->cur = &m->v[m->n++];
-		ps->cur->name = strdup(section);
-		ps->cur->line = ps->header_line;
-		ps->cur->mode = 0400;
-		memset(ps->seen, 0, sizeof(ps->seen));
-		if (!ps->cur->name)
-			return mfail(ps, ps->lineno, "out of memory");
-	}
-	s = ps->cur;
-	for (k = 0; k < sizeof(keynames) / sizeof(keynames[0]); k++)
+	if ((!ps->cur || ps->header_new) && !start_secret(ps, section))
+		return 0;
+	for (k = 0; k < nkeys; k++)
 		if (strcmp(key, keynames[k]) == 0)
 			break;
-	if (k == sizeof(keynames) / sizeof(keynames[0]))
+	if (k == nkeys)
 		return mfail(ps, ps->lineno, "[%s] %s: unknown key", section, key);
 	if (k < 5 && ps->seen[k])
 		return mfail(ps, ps->lineno, "[%s] %s: set twice (first on line %d)", section, key,
@@ -132,64 +210,7 @@ static int mhandler(void *user, const char *section, const char *key, const char
 		return mfail(ps, ps->lineno, "[%s] %s: has no value", section, key);
 	if (!no_control(value))
 		return mfail(ps, ps->lineno, "[%s] %s: contains a control character", section, key);
-	char **field = NULL;
-	switch (k) {
-	case 0:
-		if (!manifest_path_ok(value))
-			return mfail(ps, ps->lineno,
-				     "[%s] file: '%s' must be a path inside the repository "
-				     "(relative, without '.' or '..')",
-				     section, value);
-		field = &s->file;
-		break;
-	case 1: {
-		const char *rel = value;
-		while (*rel == '/')
-			rel++;
-		if (!manifest_path_ok(rel) || (rel != value && rel != value + 1))
-			return mfail(ps, ps->lineno,
-				     "[%s] path: '%s' escapes the secrets directory or is not a "
-				     "clean path (no '.' or '..')",
-				     section, value);
-		field = &s->path;
-		break;
-	}
-	case 2:
-	case 3:
-		if (!account_ok(value))
-			return mfail(ps, ps->lineno, "[%s] %s: '%s' is not a valid %s name",
-				     section, key, value, key);
-		field = k == 2 ? &s->owner : &s->group;
-		break;
-	case 4: {
-		char *end;
-		unsigned long mode = strtoul(value, &end, 8);
-		if (*end || value[0] < '0' || value[0] > '7' || mode > 0777 || strlen(value) > 4)
-			return mfail(ps, ps->lineno,
-				     "[%s] mode: '%s' is not an octal mode of at most 0777",
-				     section, value);
-		s->mode = (mode_t)mode;
-		return 1;
-	}
-	case 5:
-		/* hosts may repeat: the patterns add up. */
-		if (s->hosts) {
-			size_t n = strlen(s->hosts) + strlen(value) + 2;
-			char *more = malloc(n);
-			if (!more)
-				return mfail(ps, ps->lineno, "out of memory");
-			snprintf(more, n, "%s,%s", s->hosts, value);
-			free(s->hosts);
-			s->hosts = more;
-			return 1;
-		}
-		field = &s->hosts;
-		break;
-	}
-	*field = strdup(value);
-	if (!*field)
-		return mfail(ps, ps->lineno, "out of memory");
-	return 1;
+	return set_value(ps, k, section, key, value);
 }
 
 static char *mline_reader(char *str, int num, void *stream)
