@@ -38,6 +38,7 @@ void age_input_dearmor(struct age_input *in, unsigned char *text, size_t cap, si
 		       const unsigned char *data)
 {
 	in->armored = true;
+	in->eof = false; /* a binary read may have seen the end of the raw input */
 	in->text = text;
 	in->tcap = cap;
 	in->t = text ? text : data;
