@@ -232,13 +232,14 @@ static void test_truncated_final_chunk(void **state)
 
 /* A file of 200 KB whose armor is edited: line 4100 of its 4170 lines is in
  * the last chunk, long after the header. */
-static struct built armored_200k(struct built *bin, size_t cols, const char *eol)
+static struct built armored_200k(size_t cols, const char *eol)
 {
 	struct chunk c[4];
 	size_t nc = chunks_for(200000, c, 4);
+	struct built bin = build(c, nc, NULL), a = armor(&bin, cols, eol);
 
-	*bin = build(c, nc, NULL);
-	return armor(bin, cols, eol);
+	free(bin.buf);
+	return a;
 }
 
 static void expect_armor(const struct built *a, enum age_status st, const char *msg)
@@ -278,47 +279,43 @@ static void insert(struct built *a, size_t off, const char *s)
 
 static void test_armor_lines(void **state)
 {
-	struct built bin, a;
+	struct built a;
 
-	a = armored_200k(&bin, 64, "\r\n");
+	a = armored_200k(64, "\r\n");
 	expect_armor(&a, AGE_OK, NULL);
 	free(a.buf);
-	a = armored_200k(&bin, 64, "\n");
+	a = armored_200k(64, "\n");
 	a.len--; /* no newline after END */
 	expect_armor(&a, AGE_OK, NULL);
 	a.len++;
 	insert(&a, line_start(&a, 4100) + 32, "\n"); /* a short line before the last */
 	expect_armor(&a, AGE_ERR_HEADER, "invalid ASCII armor (line 4101: base64 after the last");
 	free(a.buf);
-	free(bin.buf);
-	a = armored_200k(&bin, 60, "\n");
+	a = armored_200k(60, "\n");
 	expect_armor(&a, AGE_ERR_HEADER, "invalid ASCII armor (line 3: base64 after the last line");
 	free(a.buf);
-	free(bin.buf);
-	a = armored_200k(&bin, 68, "\n");
+	a = armored_200k(68, "\n");
 	expect_armor(&a, AGE_ERR_HEADER, "invalid ASCII armor (line 2: longer than 64 columns)");
 	free(a.buf);
-	free(bin.buf);
-	a = armored_200k(&bin, 64, "\n");
+	a = armored_200k(64, "\n");
 	insert(&a, line_start(&a, 4100) + 61, "\n"); /* 61 columns, then 3 */
 	expect_armor(&a, AGE_ERR_HEADER, "line 4100: not a whole number of base64 groups");
 	free(a.buf);
-	a = armored_200k(&bin, 64, "\n");
+	a = armored_200k(64, "\n");
 	a.buf[line_start(&a, 4000) + 30] = '=';
 	expect_armor(&a, AGE_ERR_HEADER, "invalid or non-canonical base64");
 	free(a.buf);
-	a = armored_200k(&bin, 64, "\n");
+	a = armored_200k(64, "\n");
 	a.len -= 33; /* the END line */
 	expect_armor(&a, AGE_ERR_HEADER, "the input ends before the END line");
 	a.len -= 10;
 	expect_armor(&a, AGE_ERR_HEADER, "the END line is missing");
 	free(a.buf);
-	free(bin.buf);
 }
 
 static void test_armor_around(void **state)
 {
-	struct built bin, a = armored_200k(&bin, 64, "\n"), b = {0};
+	struct built a = armored_200k(64, "\n"), b = {0};
 
 	append(&b, "\n \t\r\n");
 	put(&b, a.buf, a.len);
@@ -333,7 +330,6 @@ static void test_armor_around(void **state)
 	expect_armor(&b, AGE_ERR_HEADER, "invalid ASCII armor (line 1: no BEGIN line)");
 	free(b.buf);
 	free(a.buf);
-	free(bin.buf);
 }
 
 /* Past one batch, what went before was released; the end is still checked. */
