@@ -16,30 +16,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_read_capped(const char *path, size_t cap, char **out, size_t *len, struct err *e)
+int fd_read_capped(int fd, const char *name, size_t cap, char **out, size_t *len, struct err *e)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return err_set(e, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, "%s: not a regular file", path);
-	}
-	if ((unsigned long long)st.st_size > cap) {
-		close(fd);
-		return err_set(e, "%s: %lld bytes, larger than the limit of %zu", path,
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_set(e, "%s: not a regular file", name);
+	if ((unsigned long long)st.st_size > cap)
+		return err_set(e, "%s: %lld bytes, larger than the limit of %zu", name,
 			       (long long)st.st_size, cap);
-	}
 	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return err_set(e, "%s: out of memory", path);
-	}
+	if (!buf)
+		return err_set(e, "%s: out of memory", name);
 	/* The file may grow between fstat and read: never read past the cap. */
 	for (;;) {
 		ssize_t n = read(fd, buf + used, (size_t)st.st_size + 1 - used);
@@ -49,8 +39,7 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
 			int saved = errno;
 			sodium_memzero(buf, used);
 			free(buf);
-			close(fd);
-			return err_set(e, "%s: %s", path, strerror(saved));
+			return err_set(e, "%s: %s", name, strerror(saved));
 		}
 		if (n == 0)
 			break;
@@ -59,16 +48,25 @@ int file_read_capped(const char *path, size_t cap, char **out, size_t *len, stru
 			/* It may be a key file: wipe what was read before letting go. */
 			sodium_memzero(buf, used);
 			free(buf);
-			close(fd);
-			return err_set(e, "%s: changed while being read", path);
+			return err_set(e, "%s: changed while being read", name);
 		}
 	}
-	close(fd);
 	buf[used] = '\0';
 	*out = buf;
 	if (len)
 		*len = used;
 	return 0;
+}
+
+int file_read_capped(const char *path, size_t cap, char **out, size_t *len, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc;
+
+	if (fd < 0)
+		return err_set(e, "%s: %s", path, strerror(errno));
+	rc = fd_read_capped(fd, path, cap, out, len, e);
+	close(fd);
+	return rc;
 }
 
 int fd_write_all(int fd, const void *buf, size_t len)

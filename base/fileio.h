@@ -11,6 +11,10 @@ struct err;
  * Fails when the file is larger than cap bytes or is not a regular file. */
 int file_read_capped(const char *path, size_t cap, char **out, size_t *len, struct err *e);
 
+/* file_read_capped() on an open fd (read from its current offset; name is for
+ * messages). The caller keeps and closes fd. */
+int fd_read_capped(int fd, const char *name, size_t cap, char **out, size_t *len, struct err *e);
+
 /* Writes buf to path atomically: a temporary file in the same directory,
  * fsync, rename over path, fsync of the directory. A crash leaves either the
  * old or the new content, never a mix. */

@@ -1,6 +1,7 @@
 #include "pull/sshsig.h"
 
 #include "base/err.h"
+#include "base/sshwire.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -14,64 +15,6 @@
 #define SK_FLAG_USER_SEEN 0x01
 /* Longest base64 key text accepted (an RSA-16384 key is about 2.8 KB). */
 #define SSHKEY_TEXT_MAX 8192
-
-/* A bounds-checked reader over a wire-format buffer. */
-struct rd {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-static int rd_u32(struct rd *r, uint32_t *v)
-{
-	if (r->len - r->off < 4)
-		return -1;
-	*v = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
-	     (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
-	r->off += 4;
-	return 0;
-}
-
-static int rd_u8(struct rd *r, uint8_t *v)
-{
-	if (r->len - r->off < 1)
-		return -1;
-	*v = r->p[r->off++];
-	return 0;
-}
-
-static int rd_string(struct rd *r, const uint8_t **s, size_t *slen)
-{
-	uint32_t n;
-
-	if (rd_u32(r, &n) < 0 || r->len - r->off < n)
-		return -1;
-	*s = r->p + r->off;
-	*slen = n;
-	r->off += n;
-	return 0;
-}
-
-static bool str_is(const uint8_t *s, size_t len, const char *want)
-{
-	return len == strlen(want) && memcmp(s, want, len) == 0;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static uint8_t *put_string(uint8_t *p, const void *s, size_t len)
-{
-	p = put_u32(p, (uint32_t)len);
-	memcpy(p, s, len);
-	return p + len;
-}
 
 void sshsig_printable(const void *s, size_t len, char *out, size_t outsz)
 {
@@ -103,9 +46,9 @@ const char *sshkey_type_name(enum sshkey_type type)
 
 static int type_from_name(const uint8_t *s, size_t len, enum sshkey_type *type)
 {
-	if (str_is(s, len, ED25519_TYPE))
+	if (sshwire_eq(s, len, ED25519_TYPE))
 		*type = SSHKEY_ED25519;
-	else if (str_is(s, len, SK_ED25519_TYPE))
+	else if (sshwire_eq(s, len, SK_ED25519_TYPE))
 		*type = SSHKEY_SK_ED25519;
 	else
 		return -1;
@@ -155,24 +98,24 @@ static int refuse_type(const uint8_t *s, size_t len, struct err *e)
 
 int sshkey_parse_blob(const uint8_t *blob, size_t len, struct sshkey *out, struct err *e)
 {
-	struct rd r = {blob, len, 0};
+	struct sshwire r = sshwire_init(blob, len);
 	const uint8_t *type, *pk, *app;
 	size_t type_len, pk_len, app_len;
 	struct sshkey key;
 
 	memset(&key, 0, sizeof(key));
-	if (rd_string(&r, &type, &type_len) < 0)
+	if (sshwire_string(&r, &type, &type_len) < 0)
 		return err_set(e, "public key blob is truncated (no key type)");
 	if (type_from_name(type, type_len, &key.type) < 0)
 		return refuse_type(type, type_len, e);
-	if (rd_string(&r, &pk, &pk_len) < 0)
+	if (sshwire_string(&r, &pk, &pk_len) < 0)
 		return err_set(e, "%s public key blob is truncated", sshkey_type_name(key.type));
 	if (pk_len != sizeof(key.pk))
 		return err_set(e, "%s public key is %zu bytes, expected 32",
 			       sshkey_type_name(key.type), pk_len);
 	memcpy(key.pk, pk, sizeof(key.pk));
 	if (key.type == SSHKEY_SK_ED25519) {
-		if (rd_string(&r, &app, &app_len) < 0)
+		if (sshwire_string(&r, &app, &app_len) < 0)
 			return err_set(e, "%s public key blob has no application", SK_ED25519_TYPE);
 		if (app_len == 0 || app_len > SSHKEY_APP_MAX || memchr(app, '\0', app_len))
 			return err_set(e, "%s public key has a bad application (%zu bytes)",
@@ -180,9 +123,9 @@ int sshkey_parse_blob(const uint8_t *blob, size_t len, struct sshkey *out, struc
 		memcpy(key.application, app, app_len);
 		key.application[app_len] = '\0';
 	}
-	if (r.off != r.len)
+	if (sshwire_left(&r) != 0)
 		return err_set(e, "%s public key blob has %zu bytes of trailing data",
-			       sshkey_type_name(key.type), r.len - r.off);
+			       sshkey_type_name(key.type), sshwire_left(&r));
 	*out = key;
 	return 0;
 }
@@ -192,17 +135,18 @@ size_t sshkey_blob(const struct sshkey *key, uint8_t *out)
 	const char *type = sshkey_type_name(key->type);
 	uint8_t *p = out;
 
-	p = put_string(p, type, strlen(type));
-	p = put_string(p, key->pk, sizeof(key->pk));
+	p = sshwire_put_string(p, type, strlen(type));
+	p = sshwire_put_string(p, key->pk, sizeof(key->pk));
 	if (key->type == SSHKEY_SK_ED25519)
-		p = put_string(p, key->application, strnlen(key->application, SSHKEY_APP_MAX));
+		p = sshwire_put_string(p, key->application,
+				       strnlen(key->application, SSHKEY_APP_MAX));
 	return (size_t)(p - out);
 }
 
 static int decode_key_text(const char *type, const char *base64, uint8_t *blob, size_t blobsz,
 			   size_t *bloblen, struct err *e)
 {
-	struct rd r;
+	struct sshwire r;
 	const uint8_t *embedded;
 	size_t elen, b64len = strlen(base64);
 	char name[96];
@@ -212,10 +156,10 @@ static int decode_key_text(const char *type, const char *base64, uint8_t *blob, 
 	if (sodium_base642bin(blob, blobsz, base64, b64len, NULL, bloblen, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return err_set(e, "%s key is not valid base64", type);
-	r = (struct rd){blob, *bloblen, 0};
-	if (rd_string(&r, &embedded, &elen) < 0)
+	r = sshwire_init(blob, *bloblen);
+	if (sshwire_string(&r, &embedded, &elen) < 0)
 		return err_set(e, "%s key blob is truncated (no key type)", type);
-	if (!str_is(embedded, elen, type)) {
+	if (!sshwire_eq(embedded, elen, type)) {
 		sshsig_printable(embedded, elen, name, sizeof(name));
 		return err_set(e, "key is labelled %s but its blob says %s", type, name);
 	}
@@ -318,28 +262,29 @@ static int dearmor(const char *text, size_t len, uint8_t *blob, size_t blobsz, s
 
 static int parse_sig_blob(const uint8_t *s, size_t len, struct sshsig *out, struct err *e)
 {
-	struct rd r = {s, len, 0};
+	struct sshwire r = sshwire_init(s, len);
 	const uint8_t *type, *sig;
 	size_t type_len, sig_len;
 	const char *want = sshkey_type_name(out->key.type);
 	char name[96];
 
-	if (rd_string(&r, &type, &type_len) < 0)
+	if (sshwire_string(&r, &type, &type_len) < 0)
 		return err_set(e, "signature blob is truncated (no signature type)");
-	if (!str_is(type, type_len, want)) {
+	if (!sshwire_eq(type, type_len, want)) {
 		sshsig_printable(type, type_len, name, sizeof(name));
 		return err_set(e, "signature type is %s but the key is %s", name, want);
 	}
-	if (rd_string(&r, &sig, &sig_len) < 0)
+	if (sshwire_string(&r, &sig, &sig_len) < 0)
 		return err_set(e, "signature blob is truncated");
 	if (sig_len != sizeof(out->sig))
 		return err_set(e, "%s signature is %zu bytes, expected 64", want, sig_len);
 	memcpy(out->sig, sig, sizeof(out->sig));
 	if (out->key.type == SSHKEY_SK_ED25519 &&
-	    (rd_u8(&r, &out->flags) < 0 || rd_u32(&r, &out->counter) < 0))
+	    (sshwire_u8(&r, &out->flags) < 0 || sshwire_u32(&r, &out->counter) < 0))
 		return err_set(e, "%s signature has no flags and counter", want);
-	if (r.off != r.len)
-		return err_set(e, "signature blob has %zu bytes of trailing data", r.len - r.off);
+	if (sshwire_left(&r) != 0)
+		return err_set(e, "signature blob has %zu bytes of trailing data",
+			       sshwire_left(&r));
 	return 0;
 }
 
@@ -347,10 +292,10 @@ int sshsig_parse(const char *armored, size_t len, struct sshsig *out, struct err
 {
 	uint8_t blob[SSHSIG_MAX_ARMORED / 4 * 3 + 3];
 	size_t bloblen;
-	struct rd r;
+	struct sshwire r;
 	struct sshsig sig;
 	uint32_t version;
-	const uint8_t *pk, *ns, *reserved, *hash, *sigblob;
+	const uint8_t *magic, *pk, *ns, *reserved, *hash, *sigblob;
 	size_t pk_len, ns_len, reserved_len, hash_len, sigblob_len;
 	char name[96];
 
@@ -360,20 +305,20 @@ int sshsig_parse(const char *armored, size_t len, struct sshsig *out, struct err
 	if (dearmor(armored, len, blob, sizeof(blob), &bloblen, e) < 0)
 		return -1;
 	memset(&sig, 0, sizeof(sig));
-	r = (struct rd){blob, bloblen, 0};
-	if (bloblen < SSHSIG_MAGIC_LEN || memcmp(blob, SSHSIG_MAGIC, SSHSIG_MAGIC_LEN) != 0)
+	r = sshwire_init(blob, bloblen);
+	if (sshwire_bytes(&r, SSHSIG_MAGIC_LEN, &magic) < 0 ||
+	    memcmp(magic, SSHSIG_MAGIC, SSHSIG_MAGIC_LEN) != 0)
 		return err_set(e, "SSH signature does not start with SSHSIG");
-	r.off = SSHSIG_MAGIC_LEN;
-	if (rd_u32(&r, &version) < 0)
+	if (sshwire_u32(&r, &version) < 0)
 		return err_set(e, "SSH signature is truncated (no version)");
 	if (version != 1)
 		return err_set(e, "SSH signature has version %u; only version 1 is supported",
 			       (unsigned)version);
-	if (rd_string(&r, &pk, &pk_len) < 0)
+	if (sshwire_string(&r, &pk, &pk_len) < 0)
 		return err_set(e, "SSH signature is truncated (public key)");
 	if (sshkey_parse_blob(pk, pk_len, &sig.key, e) < 0)
 		return -1;
-	if (rd_string(&r, &ns, &ns_len) < 0)
+	if (sshwire_string(&r, &ns, &ns_len) < 0)
 		return err_set(e, "SSH signature is truncated (namespace)");
 	if (ns_len == 0)
 		return err_set(e, "SSH signature has an empty namespace");
@@ -384,21 +329,21 @@ int sshsig_parse(const char *armored, size_t len, struct sshsig *out, struct err
 	}
 	memcpy(sig.namespace, ns, ns_len);
 	/* reserved is not covered by the signed data (the verifier uses ""). */
-	if (rd_string(&r, &reserved, &reserved_len) < 0)
+	if (sshwire_string(&r, &reserved, &reserved_len) < 0)
 		return err_set(e, "SSH signature is truncated (reserved)");
-	if (rd_string(&r, &hash, &hash_len) < 0)
+	if (sshwire_string(&r, &hash, &hash_len) < 0)
 		return err_set(e, "SSH signature is truncated (hash algorithm)");
-	if (!str_is(hash, hash_len, "sha256") && !str_is(hash, hash_len, "sha512")) {
+	if (!sshwire_eq(hash, hash_len, "sha256") && !sshwire_eq(hash, hash_len, "sha512")) {
 		sshsig_printable(hash, hash_len, name, sizeof(name));
 		return err_set(e, "SSH signature uses unknown hash algorithm '%s'", name);
 	}
 	memcpy(sig.hash_alg, hash, hash_len);
-	if (rd_string(&r, &sigblob, &sigblob_len) < 0)
+	if (sshwire_string(&r, &sigblob, &sigblob_len) < 0)
 		return err_set(e, "SSH signature is truncated (signature)");
 	if (parse_sig_blob(sigblob, sigblob_len, &sig, e) < 0)
 		return -1;
-	if (r.off != r.len)
-		return err_set(e, "SSH signature has %zu bytes of trailing data", r.len - r.off);
+	if (sshwire_left(&r) != 0)
+		return err_set(e, "SSH signature has %zu bytes of trailing data", sshwire_left(&r));
 	*out = sig;
 	return 0;
 }
@@ -426,10 +371,10 @@ int sshsig_verify(const struct sshsig *sig, const char *namespace, const void *m
 	/* The namespace is at most 63 bytes, so data always fits. */
 	memcpy(p, SSHSIG_MAGIC, SSHSIG_MAGIC_LEN);
 	p += SSHSIG_MAGIC_LEN;
-	p = put_string(p, sig->namespace, strlen(sig->namespace));
-	p = put_string(p, "", 0);
-	p = put_string(p, sig->hash_alg, strlen(sig->hash_alg));
-	p = put_string(p, digest, dlen);
+	p = sshwire_put_string(p, sig->namespace, strlen(sig->namespace));
+	p = sshwire_put_string(p, "", 0);
+	p = sshwire_put_string(p, sig->hash_alg, strlen(sig->hash_alg));
+	p = sshwire_put_string(p, digest, dlen);
 
 	sshkey_fingerprint(&sig->key, fp);
 	if (sig->key.type == SSHKEY_SK_ED25519) {
@@ -443,7 +388,7 @@ int sshsig_verify(const struct sshsig *sig, const char *namespace, const void *m
 		crypto_hash_sha256(sk, (const uint8_t *)sig->key.application,
 				   strlen(sig->key.application));
 		sk[32] = sig->flags;
-		put_u32(sk + 33, sig->counter);
+		sshwire_put_u32(sk + 33, sig->counter);
 		crypto_hash_sha256(sk + 37, data, (size_t)(p - data));
 		if (crypto_sign_verify_detached(sig->sig, sk, sizeof(sk), sig->key.pk) != 0)
 			return err_set(e, "bad signature by %s key %s", SK_ED25519_TYPE, fp);

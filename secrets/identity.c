@@ -1,8 +1,9 @@
 #include "secrets/identity.h"
 
-#include "secrets/age.h"
+#include "secrets/age_hkdf.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "base/sshwire.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -153,10 +154,7 @@ static int add_key(struct age_identities *ids, struct age_key **out, struct err 
 /* Builds the 51-byte SSH wire form of an ed25519 public key. */
 static void ssh_ed25519_blob(const unsigned char pk[32], unsigned char blob[SSH_ED25519_BLOB_LEN])
 {
-	static const unsigned char prefix[] = {0,   0,	 0,   11,  's', 's', 'h', '-', 'e', 'd',
-					       '2', '5', '5', '1', '9', 0,   0,	  0,   32};
-	memcpy(blob, prefix, sizeof(prefix));
-	memcpy(blob + sizeof(prefix), pk, 32);
+	sshwire_put_string(sshwire_put_string(blob, "ssh-ed25519", 11), pk, 32);
 }
 
 static int parse_age_secret_key(struct age_identities *ids, const char *name, int lineno,
@@ -184,88 +182,79 @@ static int parse_age_secret_key(struct age_identities *ids, const char *name, in
 	return 0;
 }
 
-/* A cursor over SSH wire-format data. */
-struct wire {
-	const unsigned char *p;
-	size_t left;
-};
-
-static int wire_u32(struct wire *w, uint32_t *v)
-{
-	if (w->left < 4)
-		return -1;
-	*v = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 | (uint32_t)w->p[2] << 8 | w->p[3];
-	w->p += 4;
-	w->left -= 4;
-	return 0;
-}
-
-static int wire_string(struct wire *w, const unsigned char **s, size_t *len)
-{
-	uint32_t n;
-
-	if (wire_u32(w, &n) < 0 || n > w->left)
-		return -1;
-	*s = w->p;
-	*len = n;
-	w->p += n;
-	w->left -= n;
-	return 0;
-}
-
-static int wire_is(const unsigned char *s, size_t len, const char *want)
-{
-	return len == strlen(want) && memcmp(s, want, len) == 0;
-}
-
 #define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
 #define OPENSSH_END   "-----END OPENSSH PRIVATE KEY-----"
 
-static int parse_openssh_blob(struct age_identities *ids, const char *name,
-			      const unsigned char *bin, size_t binlen, struct err *e)
+/* The outer layer of an openssh-key-v1 blob: unencrypted, one key; *priv is
+ * set to the private section. */
+static int openssh_outer(const char *name, const unsigned char *bin, size_t binlen,
+			 struct sshwire *priv, struct err *e)
 {
-	static const char magic[] = "openssh-key-v1";
-	struct wire w = {bin, binlen}, priv;
-	const unsigned char *cipher, *kdf, *kdfopts, *pub, *privsec, *type, *pk, *sk, *comment;
-	size_t cipher_len, kdf_len, kdfopts_len, pub_len, privsec_len, type_len, pk_len, sk_len,
-	    comment_len;
-	uint32_t nkeys, check1, check2;
-	unsigned char derived_pk[32], seed_sk[64];
-	struct age_key *k;
+	static const char magic[] = "openssh-key-v1"; /* with its NUL */
+	struct sshwire w = sshwire_init(bin, binlen);
+	const uint8_t *m, *cipher, *kdf, *kdfopts, *pub, *privsec;
+	size_t cipher_len, kdf_len, kdfopts_len, pub_len, privsec_len;
+	uint32_t nkeys;
 
-	if (binlen < sizeof(magic) || memcmp(bin, magic, sizeof(magic)) != 0)
+	if (sshwire_bytes(&w, sizeof(magic), &m) < 0 || memcmp(m, magic, sizeof(magic)) != 0)
 		return err_set(e, "%s: not an openssh-key-v1 private key", name);
-	w.p += sizeof(magic);
-	w.left -= sizeof(magic);
-	if (wire_string(&w, &cipher, &cipher_len) < 0 || wire_string(&w, &kdf, &kdf_len) < 0 ||
-	    wire_string(&w, &kdfopts, &kdfopts_len) < 0 || wire_u32(&w, &nkeys) < 0)
+	if (sshwire_string(&w, &cipher, &cipher_len) < 0 ||
+	    sshwire_string(&w, &kdf, &kdf_len) < 0 ||
+	    sshwire_string(&w, &kdfopts, &kdfopts_len) < 0 || sshwire_u32(&w, &nkeys) < 0)
 		return err_set(e, "%s: malformed OpenSSH private key", name);
-	if (!wire_is(cipher, cipher_len, "none") || !wire_is(kdf, kdf_len, "none"))
+	if (!sshwire_eq(cipher, cipher_len, "none") || !sshwire_eq(kdf, kdf_len, "none"))
 		return err_set(e,
 			       "%s: the key is encrypted with a passphrase, which is not supported "
 			       "(remove it with ssh-keygen -p)",
 			       name);
 	if (kdfopts_len != 0 || nkeys != 1)
 		return err_set(e, "%s: malformed OpenSSH private key (expected one key)", name);
-	if (wire_string(&w, &pub, &pub_len) < 0 || wire_string(&w, &privsec, &privsec_len) < 0 ||
-	    w.left != 0)
+	if (sshwire_string(&w, &pub, &pub_len) < 0 ||
+	    sshwire_string(&w, &privsec, &privsec_len) < 0 || sshwire_left(&w) != 0)
 		return err_set(e, "%s: malformed OpenSSH private key", name);
-	priv.p = privsec;
-	priv.left = privsec_len;
-	if (privsec_len % 8 != 0 || wire_u32(&priv, &check1) < 0 || wire_u32(&priv, &check2) < 0 ||
-	    check1 != check2 || wire_string(&priv, &type, &type_len) < 0)
+	*priv = sshwire_init(privsec, privsec_len);
+	return 0;
+}
+
+/* The private section: check ints, one ssh-ed25519 key, comment, padding
+ * 1, 2, 3...; *pk and *sk point into it. */
+static int openssh_private(const char *name, struct sshwire *priv, const uint8_t **pk,
+			   const uint8_t **sk, struct err *e)
+{
+	const uint8_t *type, *comment, *pad;
+	size_t type_len, pk_len, sk_len, comment_len, pad_len;
+	uint32_t check1, check2;
+
+	if (priv->len % 8 != 0 || sshwire_u32(priv, &check1) < 0 ||
+	    sshwire_u32(priv, &check2) < 0 || check1 != check2 ||
+	    sshwire_string(priv, &type, &type_len) < 0)
 		return err_set(e, "%s: malformed OpenSSH private key", name);
-	if (!wire_is(type, type_len, "ssh-ed25519")) {
+	if (!sshwire_eq(type, type_len, "ssh-ed25519"))
 		return err_set(e, "%s: %.*s keys are unsupported (only ssh-ed25519)", name,
 			       (int)(type_len > 40 ? 40 : type_len), (const char *)type);
-	}
-	if (wire_string(&priv, &pk, &pk_len) < 0 || pk_len != 32 ||
-	    wire_string(&priv, &sk, &sk_len) < 0 || sk_len != 64 ||
-	    wire_string(&priv, &comment, &comment_len) < 0)
+	if (sshwire_string(priv, pk, &pk_len) < 0 || pk_len != 32 ||
+	    sshwire_string(priv, sk, &sk_len) < 0 || sk_len != 64 ||
+	    sshwire_string(priv, &comment, &comment_len) < 0)
 		return err_set(e, "%s: malformed ssh-ed25519 private key", name);
-	for (size_t i = 0; i < priv.left; i++)
-		if (priv.p[i] != (unsigned char)(i + 1))
+	pad_len = sshwire_left(priv);
+	sshwire_bytes(priv, pad_len, &pad);
+	for (size_t i = 0; i < pad_len; i++)
+		if (pad[i] != (unsigned char)(i + 1))
 			return err_set(e, "%s: malformed OpenSSH private key (bad padding)", name);
+	return 0;
+}
+
+static int parse_openssh_blob(struct age_identities *ids, const char *name,
+			      const unsigned char *bin, size_t binlen, struct err *e)
+{
+	struct sshwire priv;
+	const uint8_t *pk, *sk;
+	unsigned char derived_pk[32], seed_sk[64];
+	struct age_key *k;
+
+	if (openssh_outer(name, bin, binlen, &priv, e) < 0 ||
+	    openssh_private(name, &priv, &pk, &sk, e) < 0)
+		return -1;
 	/* The secret must match the public key it claims. */
 	if (crypto_sign_seed_keypair(derived_pk, seed_sk, sk) != 0 ||
 	    sodium_memcmp(derived_pk, pk, 32) != 0 || sodium_memcmp(sk + 32, pk, 32) != 0) {
@@ -290,8 +279,6 @@ static int parse_openssh_blob(struct age_identities *ids, const char *name,
 	age_hkdf_sha256(k->ssh_blob, sizeof(k->ssh_blob), NULL, 0,
 			(const unsigned char *)"age-encryption.org/v1/ssh-ed25519", 33,
 			k->ssh_tweak, 32);
-	(void)pub;
-	(void)pub_len;
 	return 0;
 }
 

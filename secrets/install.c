@@ -23,55 +23,12 @@
 
 /* --- reading a plain directory as the repository ----------------------------- */
 
-/* Reads all of fd (a regular file) into a NUL-terminated heap buffer; -1 with
- * errno set: EFBIG when it holds more than cap bytes, EAGAIN when it grew. */
-static int read_fd_capped(int fd, size_t cap, char **out, size_t *len)
-{
-	struct stat st;
-	size_t used = 0, size;
-	char *buf;
-
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if ((unsigned long long)st.st_size > cap) {
-		errno = EFBIG;
-		return -1;
-	}
-	size = (size_t)st.st_size + 1;
-	buf = malloc(size);
-	if (!buf)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, buf + used, size - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved = errno;
-			free(buf);
-			errno = saved;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used == size) { /* it grew since fstat: try again later */
-			free(buf);
-			errno = EAGAIN;
-			return -1;
-		}
-	}
-	buf[used] = '\0';
-	*out = buf;
-	*len = used;
-	return 0;
-}
-
 int secrets_dir_read_blob(void *ctx, const char *path, char **data, size_t *len, int *is_symlink,
 			  struct err *e)
 {
 	const char *root = ctx, *p = path;
 	struct stat st;
-	int dfd, fd;
+	int dfd, fd, rc;
 	char comp[NAME_MAX + 1];
 
 	*data = NULL;
@@ -117,15 +74,9 @@ int secrets_dir_read_blob(void *ctx, const char *path, char **data, size_t *len,
 	close(dfd);
 	if (fd < 0)
 		return err_set(e, "%s: %s", path, strerror(errno));
-	if (read_fd_capped(fd, SECRETS_MAX_FILE, data, len) < 0) {
-		int saved = errno;
-		close(fd);
-		return err_set(e, "%s: %s", path,
-			       saved == EFBIG ? "larger than the limit of 64 MiB"
-					      : strerror(saved));
-	}
+	rc = fd_read_capped(fd, path, SECRETS_MAX_FILE, data, len, e);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 int secrets_load_manifest(struct manifest *m, const char *manifest_path,
@@ -497,21 +448,15 @@ static int check_filesystem(const char *gens, bool allow_persistent, struct err 
 		       gens);
 }
 
-int secrets_install(const struct manifest *m, const struct secrets_install_opts *o,
-		    unsigned *generation, size_t *installed, struct err *e)
+/* Makes sure the generations directory exists, on tmpfs unless allowed
+ * otherwise, and that dir is free for the symlink. */
+static int prepare_gens(const struct secrets_install_opts *o, char *gens, size_t size,
+			struct err *e)
 {
-	char gens[PATH_MAX], parent[PATH_MAX], name[16];
-	struct item *items = NULL;
-	size_t n = 0, count;
-	unsigned next = 0, *nums = NULL;
+	char parent[PATH_MAX];
 	struct stat st;
-	int gfd = -1, genfd = -1, rc = -1;
 
-	if (generation)
-		*generation = 0;
-	if (installed)
-		*installed = 0;
-	if (gens_path(o->dir, gens, sizeof(gens), e) < 0)
+	if (gens_path(o->dir, gens, size, e) < 0)
 		return -1;
 	snprintf(parent, sizeof(parent), "%.*s", (int)(strrchr(o->dir, '/') - o->dir), o->dir);
 	if (*parent && dir_create(parent, 0755, e) < 0)
@@ -524,55 +469,88 @@ int secrets_install(const struct manifest *m, const struct secrets_install_opts 
 		return -1;
 	if (lstat(o->dir, &st) == 0 && !S_ISLNK(st.st_mode))
 		return err_set(e, "%s exists and is not a symlink; refusing to replace it", o->dir);
+	return 0;
+}
 
-	/* Check everything before writing anything. */
-	items = calloc(m->n ? m->n : 1, sizeof(*items));
-	nums = calloc(MAX_GENS, sizeof(*nums));
-	if (!items || !nums) {
-		err_set(e, "out of memory");
-		goto out;
-	}
+/* Checks every secret meant for this host and reads its ciphertext into
+ * items (m->n of them), *n filled; the caller frees the blobs. */
+static int plan_all(const struct manifest *m, const struct secrets_install_opts *o,
+		    struct item *items, size_t *n, struct err *e)
+{
+	char why[600];
+
 	for (size_t i = 0; i < m->n; i++) {
 		if (!manifest_applies(&m->v[i], o->hostname))
 			continue;
-		if (plan_item(m, &m->v[i], o, &items[n], e) < 0) {
-			free(items[n].blob);
-			goto out;
+		if (plan_item(m, &m->v[i], o, &items[*n], e) < 0) {
+			free(items[*n].blob);
+			return -1;
 		}
-		for (size_t j = 0; j < n; j++) {
-			if (strcmp(items[j].rel, items[n].rel) == 0) {
-				char why[600];
-				snprintf(why, sizeof(why), "path: '%s' is also used by [%s]",
-					 items[n].rel, items[j].s->name);
-				item_fail(m, &m->v[i], e, why);
-				free(items[n].blob);
-				goto out;
-			}
+		for (size_t j = 0; j < *n; j++) {
+			if (strcmp(items[j].rel, items[*n].rel) != 0)
+				continue;
+			snprintf(why, sizeof(why), "path: '%s' is also used by [%s]", items[*n].rel,
+				 items[j].s->name);
+			free(items[*n].blob);
+			return item_fail(m, &m->v[i], e, why);
 		}
-		n++;
+		(*n)++;
 	}
+	return 0;
+}
+
+/* Creates the next generation's directory in gens: its number in *next and
+ * name, a descriptor of gens in *gfd and of the generation in *genfd. */
+static int make_generation(const char *gens, unsigned *next, char name[16], int *gfd, int *genfd,
+			   struct err *e)
+{
+	unsigned nums[MAX_GENS];
+	size_t count;
 
 	if (list_gens(gens, nums, MAX_GENS, &count, e) < 0)
-		goto out;
+		return -1;
+	*next = 0;
 	for (size_t i = 0; i < count; i++)
-		if (nums[i] > next)
-			next = nums[i];
-	next++;
-	snprintf(name, sizeof(name), "%u", next);
-	gfd = open(gens, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (gfd < 0) {
-		err_set(e, "%s: %s", gens, strerror(errno));
-		goto out;
-	}
-	if (mkdirat(gfd, name, GEN_DIR_MODE) < 0) {
+		if (nums[i] > *next)
+			*next = nums[i];
+	(*next)++;
+	snprintf(name, 16, "%u", *next);
+	*gfd = open(gens, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*gfd < 0)
+		return err_set(e, "%s: %s", gens, strerror(errno));
+	if (mkdirat(*gfd, name, GEN_DIR_MODE) < 0)
+		return err_set(e, "%s/%s: %s", gens, name, strerror(errno));
+	*genfd = openat(*gfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*genfd < 0 || fchmod(*genfd, GEN_DIR_MODE) < 0) {
 		err_set(e, "%s/%s: %s", gens, name, strerror(errno));
+		remove_tree(*gfd, name);
+		return -1;
+	}
+	return 0;
+}
+
+int secrets_install(const struct manifest *m, const struct secrets_install_opts *o,
+		    unsigned *generation, size_t *installed, struct err *e)
+{
+	char gens[PATH_MAX], name[16];
+	struct item *items = NULL;
+	size_t n = 0;
+	unsigned next = 0;
+	int gfd = -1, genfd = -1, rc = -1;
+
+	if (generation)
+		*generation = 0;
+	if (installed)
+		*installed = 0;
+	if (prepare_gens(o, gens, sizeof(gens), e) < 0)
+		return -1;
+	/* Check everything before writing anything. */
+	items = calloc(m->n ? m->n : 1, sizeof(*items));
+	if (!items)
+		return err_set(e, "out of memory");
+	if (plan_all(m, o, items, &n, e) < 0 ||
+	    make_generation(gens, &next, name, &gfd, &genfd, e) < 0)
 		goto out;
-	}
-	genfd = openat(gfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (genfd < 0 || fchmod(genfd, GEN_DIR_MODE) < 0) {
-		err_set(e, "%s/%s: %s", gens, name, strerror(errno));
-		goto fail_gen;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (write_item(genfd, &items[i], m, o->ids, e) < 0)
 			goto fail_gen;
@@ -595,9 +573,8 @@ out:
 		close(genfd);
 	if (gfd >= 0)
 		close(gfd);
-	for (size_t i = 0; items && i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		free(items[i].blob);
 	free(items);
-	free(nums);
 	return rc;
 }

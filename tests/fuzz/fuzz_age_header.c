@@ -2,6 +2,7 @@
  * stanza handling) with a fixed identity the input is not encrypted to. */
 #include "base/err.h"
 #include "secrets/age.h"
+#include "secrets/age_header.h"
 #include "secrets/identity.h"
 
 #include <stddef.h>
