@@ -7,14 +7,19 @@
 
 #include <stdio.h>
 
-static int outcome_exit(enum cycle_outcome o)
+/* The exit code of a cycle (the rule in agent/cli.h). */
+static int outcome_exit(const struct cycle_result *res)
 {
-	switch (o) {
+	switch (res->outcome) {
 	case CYCLE_UP_TO_DATE:
 	case CYCLE_DEPLOYED:
 	case CYCLE_BUILT:
-	case CYCLE_SKIPPED:
+	case CYCLE_UNCHANGED:
 		return 0;
+	case CYCLE_SKIPPED:
+		return EXIT_SKIPPED;
+	case CYCLE_ERROR:
+		return res->config_error ? EXIT_USAGE : EXIT_REFUSED;
 	default:
 		return EXIT_REFUSED;
 	}
@@ -31,7 +36,7 @@ int cmd_once(struct cli_call *call)
 		return EXIT_REFUSED;
 	}
 	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
-	return outcome_exit(res.outcome);
+	return outcome_exit(&res);
 }
 
 int cmd_retry(struct cli_call *call)

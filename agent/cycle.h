@@ -40,6 +40,7 @@ enum cycle_outcome {
 	CYCLE_REFUSED,	   /* the tip did not pass verification */
 	CYCLE_ERROR,	   /* fetch or local failure; nothing changed */
 	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
+	CYCLE_UNCHANGED,   /* a new commit builds the system that runs: recorded, not activated */
 	CYCLE_OUTCOME_COUNT
 };
 
@@ -48,6 +49,7 @@ struct cycle_result {
 	char commit[41];
 	char message[1536];
 	bool reboot_needed;
+	bool config_error; /* CYCLE_ERROR: the configuration is wrong (exit 2) */
 };
 
 const char *cycle_outcome_name(enum cycle_outcome o);
