@@ -42,11 +42,23 @@ int cmd_once(struct cli_call *call)
 int cmd_retry(struct cli_call *call)
 {
 	struct err e = {{0}};
-	int n = cycle_retry(call->cfg, call->argc == 1 ? call->argv[0] : NULL, &e);
+	const char *commit = call->argc == 1 ? call->argv[0] : NULL;
+	int n = cycle_retry(call->cfg, commit, &e);
 
 	if (n < 0) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		return EXIT_REFUSED;
+	}
+	if (n == 0 && commit) {
+		log_print(stderr,
+			  "cim-agent: retry: %s is not a failed commit; 'cim-agent status' names "
+			  "the failed ones\n",
+			  commit);
+		return EXIT_REFUSED;
+	}
+	if (n == 0) {
+		printf("no failed commits to forget; nothing to do\n");
+		return 0;
 	}
 	printf("forgot %d failed commit%s; the next cycle tries again\n", n, n == 1 ? "" : "s");
 	return 0;

@@ -16,8 +16,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* Less room than this where nix or the agent writes is a full disk. */
-#define HOST_MIN_FREE_BYTES (8ULL * 1024 * 1024)
+/* Less room than this is a full disk: the state files are small, a build
+ * needs more. */
+#define STATE_MIN_FREE_BYTES (256ULL * 1024)
+#define STORE_MIN_FREE_BYTES (16ULL * 1024 * 1024)
 
 static int fault(char *why, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -88,14 +90,14 @@ static int check_profile_dir(const struct config *cfg, char *why, size_t size)
 	return 0;
 }
 
-static int check_room(const char *path, char *why, size_t size)
+static int check_room(const char *path, unsigned long long min_free, char *why, size_t size)
 {
 	struct statvfs sv;
 	char what[PATH_MAX + 64];
 
 	if (statvfs(path, &sv) < 0)
 		return 0; /* not there (yet): the step's own error says so */
-	if ((unsigned long long)sv.f_bavail * sv.f_frsize >= HOST_MIN_FREE_BYTES &&
+	if ((unsigned long long)sv.f_bavail * sv.f_frsize >= min_free &&
 	    (sv.f_files == 0 || sv.f_favail > 0))
 		return 0;
 	snprintf(what, sizeof(what), "%llu KiB free",
@@ -110,8 +112,8 @@ static int check_disk(const struct config *cfg, char *why, size_t size)
 {
 	const char *store = getenv("NIX_STORE_DIR");
 
-	return check_room(cfg->agent.state_dir, why, size) ||
-	       check_room(store && *store ? store : "/nix/store", why, size);
+	return check_room(cfg->agent.state_dir, STATE_MIN_FREE_BYTES, why, size) ||
+	       check_room(store && *store ? store : "/nix/store", STORE_MIN_FREE_BYTES, why, size);
 }
 
 /* nix-env sets the profile: the activation and the commit need it. */
