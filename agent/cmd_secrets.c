@@ -45,8 +45,15 @@ static int load_configured_identities(struct age_identities *ids, const char *co
 {
 	struct config cfg = {0};
 	struct err e = {{0}};
-	int rc = cli_load_config(&cfg, config_path);
+	int rc = 0;
 
+	if (config_load(&cfg, config_path, &e) < 0) {
+		fprintf(stderr,
+			"cim-agent: secrets: decrypt needs -i IDENTITY, --passphrase-file, or a "
+			"config with [secrets] identity: %s\n",
+			e.msg);
+		rc = usage_error(NULL);
+	}
 	for (size_t i = 0; rc == 0 && i < cfg.secrets.identity.n; i++)
 		if (identity_load_file(ids, cfg.secrets.identity.v[i], &e) < 0) {
 			fprintf(stderr, "cim-agent: [secrets] identity: %s\n", e.msg);

@@ -154,7 +154,8 @@ test_expect_success 'a mistyped identity path is an error naming [secrets] ident
 
 test_expect_success 'a profile directory lost during the checks is the host'"'"'s fault, not the commit'"'"'s' '
 	host lost nixos &&
-	printf "command = test ! -e %s || { rm %s && rm -rf %s; }\n" "$TRASH/lose" "$TRASH/lose" "$PROFILES" >>"$CONF" &&
+	printf "test ! -e %s || { rm %s && rm -rf %s; }\n" "$TRASH/lose" "$TRASH/lose" "$PROFILES" >lose.sh &&
+	printf "command = sh %s\n" "$TRASH/lose.sh" >>"$CONF" &&
 	touch "$TRASH/lose" &&
 	test_expect_code 1 cim -c "$CONF" once >out &&
 	test_grep "the host, not the commit: the profile.s directory $PROFILES does not exist" out &&
