@@ -1,7 +1,9 @@
 /* Subcommands of the cim-agent binary. The table in agent/main.c says, per
  * command, its usage, its options, how many operands it takes and whether it
- * needs the config; each returns the exit code: 0 success, 1 the operation
- * failed or was refused, 2 usage or config error. */
+ * needs the config; each returns the exit code, by one rule (README.md,
+ * "Exit codes"): 0 done, or nothing to do; 1 refused, or the operation
+ * failed; 2 usage or configuration error; 3 skipped, because it failed
+ * before. */
 #ifndef CIM_CLI_H
 #define CIM_CLI_H
 
@@ -9,6 +11,7 @@
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
+#define EXIT_SKIPPED 3
 
 struct config;
 

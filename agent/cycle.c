@@ -89,6 +89,7 @@ static const char *const outcome_names[CYCLE_OUTCOME_COUNT] = {
     [CYCLE_ROLLED_BACK] = "rolled-back", [CYCLE_FAILED] = "failed",	[CYCLE_SKIPPED] = "skipped",
     [CYCLE_REFUSED] = "refused",	 [CYCLE_ERROR] = "error",	[CYCLE_STOPPED] = "stopped",
     [CYCLE_WAITING] = "waiting",	 [CYCLE_HALTED] = "halted",
+    [CYCLE_UNCHANGED] = "unchanged",
 };
 
 #define SAVE_PATIENCE 60 /* seconds a switched system's outcome is retried to disk */
@@ -259,12 +260,13 @@ static int finish(struct cycle *c)
 	/* Deployments always count; a refusal, error or idle poll only when the
 	 * outcome differs from the last one. */
 	bool changed = o == CYCLE_DEPLOYED || o == CYCLE_ROLLED_BACK || o == CYCLE_FAILED ||
-		       o == CYCLE_BUILT || c->st.last_outcome != (int)o;
+		       o == CYCLE_BUILT || o == CYCLE_UNCHANGED || c->st.last_outcome != (int)o;
 	int rc;
 
 	state_clear_target(&c->st);
 	metrics_note_outcome(&c->st, o);
 	c->st.phase = PHASE_IDLE;
+	c->st.phase_since = (int64_t)time(NULL);
 	c->st.last_outcome = (int)o;
 	state_set_str(&c->st.last_error, is_failure(o) ? c->res->message : NULL);
 	c->st.last_cycle_at = (int64_t)time(NULL);

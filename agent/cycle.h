@@ -43,6 +43,7 @@ enum cycle_outcome {
 	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
 	CYCLE_WAITING,	   /* the rollout gate holds what is new: an earlier wave soaks */
 	CYCLE_HALTED,	   /* the rollout of what is new is halted (failures, a bad plan) */
+	CYCLE_UNCHANGED,   /* a new commit builds the system that runs: recorded, not activated */
 	CYCLE_OUTCOME_COUNT
 };
 
@@ -51,6 +52,7 @@ struct cycle_result {
 	char commit[41];
 	char message[1536];
 	bool reboot_needed;
+	bool config_error; /* CYCLE_ERROR: the configuration is wrong (exit 2) */
 };
 
 const char *cycle_outcome_name(enum cycle_outcome o);

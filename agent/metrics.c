@@ -40,7 +40,7 @@ void metrics_note_outcome(struct agent_state *st, enum cycle_outcome outcome)
 			m->failed[METRIC_DEPLOY] = now;
 		} else if (outcome == CYCLE_BUILT) {
 			m->ok[METRIC_BUILD] = now;
-		} else if (outcome == CYCLE_DEPLOYED) {
+		} else if (outcome == CYCLE_DEPLOYED || outcome == CYCLE_UNCHANGED) {
 			m->ok[METRIC_BUILD] = now;
 			m->ok[METRIC_DEPLOY] = now;
 		}
