@@ -41,6 +41,8 @@ struct key {
 	}
 
 static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all", NULL};
+static const char *const signer_names[] = {
+    [SIGNER_COMMITTER] = "committer", [SIGNER_ANY] = "any", NULL};
 static const char *const mode_names[] = {
     [MODE_SWITCH] = "switch", [MODE_BOOT] = "boot", [MODE_BUILD] = "build", NULL};
 static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
@@ -70,6 +72,7 @@ static const struct key keys[] = {
     K(repo, branch, "branch", T_STRING, false, "main"),
     K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
     E(repo, verify, "verify", verify_names, "tip"),
+    E(repo, signer, "signer", signer_names, "committer"),
     K(repo, token_file, "token_file", T_PATH, false, NULL),
     K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
     K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
@@ -312,6 +315,23 @@ static void check_line_shape(struct parse *ps, const char *line)
 		fail(ps, NULL, NULL, "indented line (continuation lines are not supported)");
 }
 
+/* A '#' after a space or tab starts a comment, as inih does for ';':
+ * "branch = main # prod" is the branch "main". */
+static void strip_hash_comment(char *line)
+{
+	char *p = line + strspn(line, " \t");
+
+	if (*p == '#' || *p == ';' || *p == '[')
+		return;
+	for (p++; *p; p++) {
+		if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t')) {
+			p[0] = '\n';
+			p[1] = '\0';
+			return;
+		}
+	}
+}
+
 /* inih's line source: see base/ini_lines.h. */
 static char *line_reader(char *str, int num, void *stream)
 {
@@ -327,33 +347,11 @@ static char *line_reader(char *str, int num, void *stream)
 		     why);
 	else if (line && why[0])
 		fail(ps, NULL, NULL, "%s", why);
-	else if (line)
+	else if (line) {
 		check_line_shape(ps, str);
-	return line;
-}
-
-/* Replaces every "{host}" in tmpl with host; returns a heap string. */
-static char *expand_host(const char *tmpl, const char *host)
-{
-	size_t cap = strlen(tmpl) + 1, hlen = strlen(host);
-	char *out, *o;
-
-	for (const char *p = strstr(tmpl, "{host}"); p; p = strstr(p + 6, "{host}"))
-		cap += hlen;
-	out = o = malloc(cap);
-	if (!out)
-		return NULL;
-	while (*tmpl) {
-		if (strncmp(tmpl, "{host}", 6) == 0) {
-			memcpy(o, host, hlen);
-			o += hlen;
-			tmpl += 6;
-		} else {
-			*o++ = *tmpl++;
-		}
+		strip_hash_comment(str);
 	}
-	*o = '\0';
-	return out;
+	return line;
 }
 
 static int platform_defaults(struct parse *ps)
@@ -383,11 +381,19 @@ static int platform_defaults(struct parse *ps)
 			       platform_names[p]);
 	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
 		return err_set(ps->e, "out of memory");
-	expanded = expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
+	expanded = config_expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
 	if (!expanded)
 		return err_set(ps->e, "out of memory");
 	free(cfg->nix.attr);
 	cfg->nix.attr = expanded;
+	return 0;
+}
+
+static int line_of(const struct parse *ps, size_t offset)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].offset == offset)
+			return ps->seen_line[i];
 	return 0;
 }
 
@@ -401,13 +407,11 @@ static int check_state_dir(struct parse *ps)
 	const char *dir = ps->cfg->agent.state_dir;
 	size_t bad = strspn(dir, safe);
 	char what[32];
-	int line = 0;
+	int line;
 
 	if (!dir[bad])
 		return 0;
-	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].offset == offsetof(struct config, agent.state_dir))
-			line = ps->seen_line[i];
+	line = line_of(ps, offsetof(struct config, agent.state_dir));
 	if ((unsigned char)dir[bad] >= 0x80)
 		snprintf(what, sizeof(what), "a non-ASCII character");
 	else
@@ -416,6 +420,26 @@ static int check_state_dir(struct parse *ps)
 		       "%s:%d: [agent] state_dir: '%s' holds %s, which the nix URL of the "
 		       "mirror cannot carry; use only letters, digits and / . _ - + @ = , ~ :",
 		       ps->name, line, dir, what);
+}
+
+/* Values that parse but cannot be meant. */
+static int check_policy(struct parse *ps)
+{
+	const struct config *cfg = ps->cfg;
+
+	if (cfg->agent.poll_interval == 0)
+		return err_set(ps->e,
+			       "%s:%d: [agent] poll_interval: 0s would fetch without a pause; use "
+			       "%us or more",
+			       ps->name, line_of(ps, offsetof(struct config, agent.poll_interval)),
+			       CONFIG_POLL_FLOOR);
+	if (cfg->repo.signer == SIGNER_ANY && cfg->repo.verify == VERIFY_ALL)
+		return err_set(ps->e,
+			       "%s:%d: [repo] signer: 'any' together with verify = all is refused: "
+			       "verify = all checks who signed each commit, and 'any' drops that "
+			       "check; use signer = committer, or verify = tip",
+			       ps->name, line_of(ps, offsetof(struct config, repo.signer)));
+	return 0;
 }
 
 static int apply_defaults(struct parse *ps)
@@ -444,6 +468,8 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
+	if (check_policy(ps) < 0)
+		return -1;
 	if ((ps->cfg->fleet.name || ps->cfg->fleet.wave) && !ps->cfg->fleet.nats_url)
 		return err_set(ps->e, "%s: [fleet] name or wave is set but nats_url is not",
 			       ps->name);

@@ -17,6 +17,8 @@ struct err;
 #define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
 #define CONFIG_MAX_BYTES    (64 * 1024)
 #define CONFIG_MAX_LIST     STRLIST_MAX
+/* check-config refuses a poll_interval below this (seconds); loading refuses 0. */
+#define CONFIG_POLL_FLOOR 5
 
 enum agent_mode { MODE_SWITCH, MODE_BOOT, MODE_BUILD };
 
@@ -67,6 +69,10 @@ void config_print(const struct config *cfg, FILE *out);
 
 const char *config_platform_name(enum platform p);
 const char *config_mode_name(enum agent_mode m);
+
+/* Replaces every "{host}" in tmpl with host; returns a heap string, NULL
+ * when out of memory. */
+char *config_expand_host(const char *tmpl, const char *host);
 
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);

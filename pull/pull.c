@@ -47,6 +47,7 @@ int pull_fetch(const struct pull_settings *s, const char *mirror, const char *ba
 		po->config_error = true;
 		return PULL_ERROR;
 	}
+	as.signer = s->signer;
 	int fetched_rc = mirror_fetch(mirror, s, &fetched, e);
 	/* Said even when the fetch then failed: the mirror was rebuilt. */
 	memcpy(po->repaired, fetched.repaired, sizeof(po->repaired));
@@ -96,6 +97,7 @@ enum pull_verify_status pull_verify(const struct pull_verify_request *rq, struct
 
 	if (allowed_signers_load(&as, rq->allowed_signers, e) < 0)
 		goto out;
+	as.signer = rq->signer;
 	if (git_repository_open_ext(&repo, rq->repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		if (rq->policy) {
 			err_set(e, "no mirror at %s yet (run 'cim-agent fetch')", rq->repo);

@@ -70,6 +70,7 @@ struct pull_verify_request {
 	bool policy;
 	enum verify_mode mode;
 	const char *baseline;
+	enum signer_policy signer; /* also without policy: whose key may sign */
 };
 
 enum pull_verify_status {
