@@ -416,10 +416,10 @@ static void principal_miss(const struct allowed_signers *as, const struct allowe
 	sodium_bin2base64(b64, sizeof(b64), blob, n, sodium_base64_VARIANT_ORIGINAL);
 	err_set(e,
 		"key %s is allowed for principals '%s' (line %d), not for the committer's email "
-		"'%s'; commit with git config user.email set to one of '%s', or add the line "
-		"'%s %s %s' to %s ([repo] signer = any accepts any allowed key, as git "
-		"verify-commit does)",
-		fp, a->principals, a->line, who, a->principals, who, a->keytype, b64,
+		"'%s'; commit with git config user.email set to one of '%s', or, if this key may "
+		"sign as '%s', add the line '%s %s %s' to %s ([repo] signer = any accepts any "
+		"allowed key, as git verify-commit does)",
+		fp, a->principals, a->line, who, a->principals, who, who, a->keytype, b64,
 		as->name ? as->name : "allowed_signers");
 }
 

@@ -92,6 +92,11 @@ int pull_pin(const char *mirror, const char *commit, const char *ref, struct err
 int pull_signed_digest(const char *mirror, const char *commit, char out[COMMITSIG_DIGEST_HEX],
 		       struct err *e);
 
+/* The subject (first line) of commit's message, control characters escaped,
+ * truncated to size - 1 bytes. */
+int pull_commit_subject(const char *mirror, const char *commit, char *out, size_t size,
+			struct err *e);
+
 /* Connects to the remote and lists its refs, downloading nothing: 0 when it
  * is reachable with our credentials. */
 int pull_probe(const struct pull_settings *s, struct err *e);
