@@ -142,6 +142,18 @@ test_expect_success 'the metrics file passes promtool and shows the deployment' 
 	done
 '
 
+test_expect_success 'every metric in the file is documented in the README, whose alert rules promtool accepts' '
+	for m in $(grep -v "^#" cim-agent.prom | sed "s/[{ ].*//" | sort -u); do
+		test_grep "^| .$m[{\`]" "$CIM_SRC/README.md" || exit 1
+	done &&
+	python3 -c "import re, sys; t = open(sys.argv[1]).read(); print(re.search(r\"Example alert rules.*?\n\x60\x60\x60yaml\n(.*?)\n\x60\x60\x60\", t, re.S).group(1))" \
+		"$CIM_SRC/README.md" >rules.yml &&
+	test_grep "alert: CimRolloutHalted" rules.yml &&
+	test_grep "alert: CimAgentStale" rules.yml &&
+	test_grep "alert: CimDeploymentFailed" rules.yml &&
+	promtool check rules rules.yml
+'
+
 test_expect_success 'the report command gets the deployment in CIM_* variables' '
 	commit=$(git -C origin rev-parse main) &&
 	test_grep "^CIM_OUTCOME=deployed$" hook.env &&
