@@ -381,7 +381,8 @@ static int platform_defaults(struct parse *ps)
 			       platform_names[p]);
 	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
 		return err_set(ps->e, "out of memory");
-	expanded = config_expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
+	expanded =
+	    config_expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
 	if (!expanded)
 		return err_set(ps->e, "out of memory");
 	free(cfg->nix.attr);

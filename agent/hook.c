@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HOOK_VARS 12
+#define HOOK_VARS	 12
 #define HOOK_SUBJECT_MAX 256 /* bytes of CIM_COMMIT_SUBJECT */
 
 unsigned long hook_profile_generation(const char *profile)

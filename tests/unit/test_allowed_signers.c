@@ -83,13 +83,14 @@ static void other_principal_is_refused(void **state)
 
 	assert_null(match(&as, "\nada@example.com " ADA_KEY "\n", "bob@example.com", NOW, &e));
 	/* The message names both fixes: the email to commit with, the line to add. */
-	assert_string_equal(e.msg, "key " FX_ADA_FP " is allowed for principals "
-				   "'ada@example.com' (line 2), not for the committer's email "
-				   "'bob@example.com'; commit with git config user.email set to "
-				   "one of 'ada@example.com', or, if this key may sign as "
-				   "'bob@example.com', add the line 'bob@example.com " ADA_KEY
-				   "' to signers ([repo] signer = any accepts any allowed key, as git "
-				   "verify-commit does)");
+	assert_string_equal(e.msg,
+			    "key " FX_ADA_FP " is allowed for principals "
+			    "'ada@example.com' (line 2), not for the committer's email "
+			    "'bob@example.com'; commit with git config user.email set to "
+			    "one of 'ada@example.com', or, if this key may sign as "
+			    "'bob@example.com', add the line 'bob@example.com " ADA_KEY
+			    "' to signers ([repo] signer = any accepts any allowed key, as git "
+			    "verify-commit does)");
 	allowed_signers_release(&as);
 }
 
