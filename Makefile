@@ -3,6 +3,7 @@
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/cim-agent
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
@@ -79,7 +80,7 @@ FUZZ_LIBS := $(call layer_libs,build/fuzz)
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install format clean deps bench bench-deps linkcheck size-check
+.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install uninstall format clean deps bench bench-deps linkcheck size-check
 
 all: $(BIN) linkcheck
 
@@ -222,6 +223,16 @@ install: $(BIN)
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cim-agent.service
 	install -m 0644 agent/cim-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/cim-agent.conf
 	install -m 0644 agent/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 agent/agent.conf.example $(DESTDIR)$(DOCDIR)/examples/agent.conf
+
+# Removes what install put there; an agent.conf of the operator's stays.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cim-agent $(DESTDIR)$(MANDIR)/man8/cim-agent.8 \
+		$(DESTDIR)$(UNITDIR)/cim-agent.service $(DESTDIR)$(SYSUSERSDIR)/cim-agent.conf \
+		$(DESTDIR)$(SYSCONFDIR)/cim-agent/agent.conf.example \
+		$(DESTDIR)$(DOCDIR)/examples/agent.conf
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/cim-agent 2>/dev/null
 
 format:
 	clang-format -i $(wildcard base/*.[ch] agent/*.[ch] pull/*.[ch] apply/*.[ch] secrets/*.[ch] \

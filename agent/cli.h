@@ -24,7 +24,7 @@ struct cli_call {
 	int argc;
 	char **argv;
 	/* what a parse function found */
-	bool json, allow_rewind;
+	bool json, allow_rewind, syntax_only;
 	long limit;
 };
 
@@ -46,6 +46,7 @@ struct cli_command {
 };
 
 int cmd_check_config(struct cli_call *call);
+int cmd_check_config_parse(int argc, char **argv, struct cli_call *call);
 int cmd_fetch(struct cli_call *call);
 int cmd_fetch_parse(int argc, char **argv, struct cli_call *call);
 int cmd_verify(struct cli_call *call);

@@ -124,6 +124,7 @@ static int verify_in_repo(const char *repo_path, const char *signers, const char
 		rq.branch = cfg->repo.branch;
 		rq.policy = true;
 		rq.mode = cfg->repo.verify;
+		rq.signer = cfg->repo.signer;
 		rq.baseline = st.baseline;
 	}
 	switch (pull_verify(&rq, &r, &e)) {

@@ -41,6 +41,8 @@ struct key {
 	}
 
 static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all", NULL};
+static const char *const signer_names[] = {
+    [SIGNER_COMMITTER] = "committer", [SIGNER_ANY] = "any", NULL};
 static const char *const mode_names[] = {
     [MODE_SWITCH] = "switch", [MODE_BOOT] = "boot", [MODE_BUILD] = "build", NULL};
 static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
@@ -70,6 +72,7 @@ static const struct key keys[] = {
     K(repo, branch, "branch", T_STRING, false, "main"),
     K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
     E(repo, verify, "verify", verify_names, "tip"),
+    E(repo, signer, "signer", signer_names, "committer"),
     K(repo, token_file, "token_file", T_PATH, false, NULL),
     K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
     K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
@@ -321,6 +324,23 @@ static void check_line_shape(struct parse *ps, const char *line)
 		fail(ps, NULL, NULL, "indented line (continuation lines are not supported)");
 }
 
+/* A '#' after a space or tab starts a comment, as inih does for ';':
+ * "branch = main # prod" is the branch "main". */
+static void strip_hash_comment(char *line)
+{
+	char *p = line + strspn(line, " \t");
+
+	if (*p == '#' || *p == ';' || *p == '[')
+		return;
+	for (p++; *p; p++) {
+		if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t')) {
+			p[0] = '\n';
+			p[1] = '\0';
+			return;
+		}
+	}
+}
+
 /* inih's line source: see base/ini_lines.h. */
 static char *line_reader(char *str, int num, void *stream)
 {
@@ -336,33 +356,11 @@ static char *line_reader(char *str, int num, void *stream)
 		     why);
 	else if (line && why[0])
 		fail(ps, NULL, NULL, "%s", why);
-	else if (line)
+	else if (line) {
 		check_line_shape(ps, str);
-	return line;
-}
-
-/* Replaces every "{host}" in tmpl with host; returns a heap string. */
-static char *expand_host(const char *tmpl, const char *host)
-{
-	size_t cap = strlen(tmpl) + 1, hlen = strlen(host);
-	char *out, *o;
-
-	for (const char *p = strstr(tmpl, "{host}"); p; p = strstr(p + 6, "{host}"))
-		cap += hlen;
-	out = o = malloc(cap);
-	if (!out)
-		return NULL;
-	while (*tmpl) {
-		if (strncmp(tmpl, "{host}", 6) == 0) {
-			memcpy(o, host, hlen);
-			o += hlen;
-			tmpl += 6;
-		} else {
-			*o++ = *tmpl++;
-		}
+		strip_hash_comment(str);
 	}
-	*o = '\0';
-	return out;
+	return line;
 }
 
 static int platform_defaults(struct parse *ps)
@@ -392,11 +390,20 @@ static int platform_defaults(struct parse *ps)
 			       platform_names[p]);
 	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
 		return err_set(ps->e, "out of memory");
-	expanded = expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
+	expanded =
+	    config_expand_host(cfg->nix.attr ? cfg->nix.attr : attrs[p], cfg->agent.hostname);
 	if (!expanded)
 		return err_set(ps->e, "out of memory");
 	free(cfg->nix.attr);
 	cfg->nix.attr = expanded;
+	return 0;
+}
+
+static int line_of(const struct parse *ps, size_t offset)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].offset == offset)
+			return ps->seen_line[i];
 	return 0;
 }
 
@@ -410,13 +417,11 @@ static int check_state_dir(struct parse *ps)
 	const char *dir = ps->cfg->agent.state_dir;
 	size_t bad = strspn(dir, safe);
 	char what[32];
-	int line = 0;
+	int line;
 
 	if (!dir[bad])
 		return 0;
-	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].offset == offsetof(struct config, agent.state_dir))
-			line = ps->seen_line[i];
+	line = line_of(ps, offsetof(struct config, agent.state_dir));
 	if ((unsigned char)dir[bad] >= 0x80)
 		snprintf(what, sizeof(what), "a non-ASCII character");
 	else
@@ -425,6 +430,26 @@ static int check_state_dir(struct parse *ps)
 		       "%s:%d: [agent] state_dir: '%s' holds %s, which the nix URL of the "
 		       "mirror cannot carry; use only letters, digits and / . _ - + @ = , ~ :",
 		       ps->name, line, dir, what);
+}
+
+/* Values that parse but cannot be meant. */
+static int check_policy(struct parse *ps)
+{
+	const struct config *cfg = ps->cfg;
+
+	if (cfg->agent.poll_interval == 0)
+		return err_set(ps->e,
+			       "%s:%d: [agent] poll_interval: 0s would fetch without a pause; use "
+			       "%us or more",
+			       ps->name, line_of(ps, offsetof(struct config, agent.poll_interval)),
+			       CONFIG_POLL_FLOOR);
+	if (cfg->repo.signer == SIGNER_ANY && cfg->repo.verify == VERIFY_ALL)
+		return err_set(ps->e,
+			       "%s:%d: [repo] signer: 'any' together with verify = all is refused: "
+			       "verify = all checks who signed each commit, and 'any' drops that "
+			       "check; use signer = committer, or verify = tip",
+			       ps->name, line_of(ps, offsetof(struct config, repo.signer)));
+	return 0;
 }
 
 static int apply_defaults(struct parse *ps)
@@ -453,6 +478,8 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
+	if (check_policy(ps) < 0)
+		return -1;
 	if (config_fleet_check(ps->cfg, ps->name, ps->e) < 0)
 		return -1;
 	return platform_defaults(ps);
@@ -490,6 +517,15 @@ int config_load(struct config *cfg, const char *path, struct err *e)
 	return rc;
 }
 
+static void print_value(FILE *out, const char *name, const char *value, bool is_url)
+{
+	char redacted[1024];
+
+	if (is_url)
+		url_redact(value, redacted, sizeof(redacted));
+	fprintf(out, "%s = %s\n", name, is_url ? redacted : value);
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	const char *section = "";
@@ -512,14 +548,7 @@ void config_print(const struct config *cfg, FILE *out)
 				fprintf(out, "# %s is not set\n", k->name);
 				continue;
 			}
-			fprintf(out, "%s = ", k->name);
-			if (k->type == T_URL) {
-				char redacted[1024];
-				url_redact(s, redacted, sizeof(redacted));
-				fputs(redacted, out);
-			} else
-				fputs(s, out);
-			fputc('\n', out);
+			print_value(out, k->name, s, k->type == T_URL);
 			break;
 		}
 		case T_DURATION:
@@ -532,15 +561,11 @@ void config_print(const struct config *cfg, FILE *out)
 			const struct strlist *l = field;
 			if (l->n == 0)
 				fprintf(out, "# %s is not set\n", k->name);
-			for (size_t j = 0; j < l->n; j++) {
-				char shown[1024];
-				/* [health] url, [fleet] nats_url: no credentials shown */
-				bool is_url = strlen(k->name) >= 3 &&
-					      strcmp(k->name + strlen(k->name) - 3, "url") == 0;
-				if (is_url)
-					url_redact(l->v[j], shown, sizeof(shown));
-				fprintf(out, "%s = %s\n", k->name, is_url ? shown : l->v[j]);
-			}
+			/* [health] url, [fleet] nats_url: no credentials shown */
+			for (size_t j = 0; j < l->n; j++)
+				print_value(out, k->name, l->v[j],
+					    strlen(k->name) >= 3 &&
+						strcmp(k->name + strlen(k->name) - 3, "url") == 0);
 			break;
 		}
 		case T_ENUM:

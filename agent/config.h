@@ -32,6 +32,8 @@ struct fleet_settings {
 #define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
 #define CONFIG_MAX_BYTES    (64 * 1024)
 #define CONFIG_MAX_LIST     STRLIST_MAX
+/* check-config refuses a poll_interval below this (seconds); loading refuses 0. */
+#define CONFIG_POLL_FLOOR 5
 
 enum agent_mode { MODE_SWITCH, MODE_BOOT, MODE_BUILD };
 
@@ -86,6 +88,10 @@ int config_fleet_check(struct config *cfg, const char *name, struct err *e);
 
 /* A key that is no longer accepted, with the fix; NULL when key is not one. */
 const char *config_removed_key(const char *section, const char *key);
+
+/* Replaces every "{host}" in tmpl with host; returns a heap string, NULL
+ * when out of memory. */
+char *config_expand_host(const char *tmpl, const char *host);
 
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);

@@ -5,6 +5,8 @@
 #include "agent/state.h"
 #include "base/err.h"
 #include "apply/spawn.h"
+#include "agent/pull_step.h"
+#include "pull/pull.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -12,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HOOK_VARS 10
+#define HOOK_VARS	 12
+#define HOOK_SUBJECT_MAX 256 /* bytes of CIM_COMMIT_SUBJECT */
 
 unsigned long hook_profile_generation(const char *profile)
 {
@@ -42,6 +45,18 @@ static const char *str(const char *s)
 	return s ? s : "";
 }
 
+/* The commit's subject, from the mirror: "" when it cannot be read (the
+ * hook runs anyway). */
+static void commit_subject(const struct config *cfg, const char *commit, char *out, size_t size)
+{
+	char mirror[PATH_MAX];
+	struct err e = {{0}};
+
+	out[0] = '\0';
+	if (*commit && pull_mirror_path(cfg, mirror, sizeof(mirror)) == 0)
+		pull_commit_subject(mirror, commit, out, size, &e);
+}
+
 int hook_run(const struct config *cfg, const char *outcome, const struct agent_state *st,
 	     const struct history_entry *entry, struct err *e)
 {
@@ -60,8 +75,12 @@ int hook_run(const struct config *cfg, const char *outcome, const struct agent_s
 		snprintf(generation, sizeof(generation), "%lu", gen);
 	const char *commit = str(entry ? entry->commit : st->deployed);
 	const char *error = str(entry ? entry->reason : st->last_error);
+	char subject[HOOK_SUBJECT_MAX];
+	commit_subject(cfg, commit, subject, sizeof(subject));
 	if (asprintf(&env[n++], "CIM_OUTCOME=%s", outcome) < 0 ||
 	    asprintf(&env[n++], "CIM_COMMIT=%s", commit) < 0 ||
+	    asprintf(&env[n++], "CIM_COMMIT_SUBJECT=%s", subject) < 0 ||
+	    asprintf(&env[n++], "CIM_BRANCH=%s", cfg->repo.branch) < 0 ||
 	    asprintf(&env[n++], "CIM_ERROR=%s", error) < 0 ||
 	    asprintf(&env[n++], "CIM_STORE_PATH=%s", str(entry ? entry->store_path : NULL)) < 0 ||
 	    asprintf(&env[n++], "CIM_PREVIOUS_PATH=%s", str(entry ? entry->previous_path : NULL)) <

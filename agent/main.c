@@ -13,7 +13,7 @@
 // clang-format off
 static const struct cli_command commands[] = {
 	/* name           usage                     parse             operands  config     git    run */
-	{"check-config", "check-config",           NULL,                0, CLI_CONFIG,    false, cmd_check_config},
+	{"check-config", "check-config [--syntax-only]", cmd_check_config_parse, 0, CLI_CONFIG, false, cmd_check_config},
 	{"fetch",        "fetch [--allow-rewind]", cmd_fetch_parse,     0, CLI_CONFIG,    true,  cmd_fetch},
 	{"once",         "once",                   NULL,                0, CLI_CONFIG,    true,  cmd_once},
 	/* the daemon loads its config itself: it reloads it on SIGHUP */

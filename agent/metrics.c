@@ -36,7 +36,14 @@ void metrics_note_outcome(struct agent_state *st, enum cycle_outcome outcome)
 	default:
 		m->ok[METRIC_VERIFY] = now;
 		if (outcome == CYCLE_FAILED) {
-			m->failed[METRIC_BUILD] = now;
+			/* The build is done once the secrets step runs. */
+			enum metric_step s = st->phase_known && st->phase == PHASE_SECRETS
+						 ? METRIC_SECRETS
+						 : METRIC_BUILD;
+			if (s == METRIC_SECRETS)
+				m->ok[METRIC_BUILD] = now;
+			m->failed[s] = now;
+			m->failures[s]++;
 			m->failed[METRIC_DEPLOY] = now;
 		} else if (outcome == CYCLE_BUILT) {
 			m->ok[METRIC_BUILD] = now;
@@ -119,23 +126,46 @@ static void step(FILE *f, const char *name, const char *what, int64_t ok, int64_
 	sample(f, metric, "gauge", help, ok);
 }
 
-/* What runs and what the agent is doing. */
+/* The phase the agent is in, one series per phase: 1 for the current one. */
+static void write_phase(FILE *f, const struct agent_state *st)
+{
+	header(f, "phase", "gauge",
+	       "1 for the phase the agent is in (idle between cycles), 0 for the others.");
+	for (int p = 0; p < PHASE_COUNT; p++)
+		fprintf(f, "cim_agent_phase{phase=\"%s\"} %d\n", cycle_phase_name(p),
+			st->phase == (enum cycle_phase)p);
+}
+
+/* What runs and how it is configured. */
 static bool write_info(FILE *f, const struct config *cfg, const struct agent_state *st)
 {
-	const char *const build[] = {"version",	 CIM_VERSION,
-				     "host",	 cfg->agent.hostname,
-				     "platform", config_platform_name(cfg->nix.platform),
-				     "mode",	 config_mode_name(cfg->agent.mode)};
+	const char *const build[] = {"version", CIM_VERSION};
+	const char *const conf[] = {"host",	cfg->agent.hostname,
+				    "platform", config_platform_name(cfg->nix.platform),
+				    "mode",	config_mode_name(cfg->agent.mode)};
 	const char *const deployed[] = {"commit", st->deployed, "signer", st->deployed_signer};
-	const char *const phase[] = {"phase", cycle_phase_name(st->phase)};
 
-	return info(f, "build_info", "The agent's version and configuration; always 1.", build,
-		    8) &&
-	       (!st->deployed ||
-		info(f, "deployed_info", "The commit running now and who signed it; always 1.",
-		     deployed, 4)) &&
-	       info(f, "phase_info", "The phase the agent is in (idle between cycles); always 1.",
-		    phase, 2);
+	if (!info(f, "build_info", "The agent's version; always 1.", build, 2) ||
+	    !info(f, "config_info",
+		  "The host name, platform and mode it is configured with; always 1.", conf, 6) ||
+	    (st->deployed &&
+	     !info(f, "deployed_info", "The commit running now and who signed it; always 1.",
+		   deployed, 4)))
+		return false;
+	write_phase(f, st);
+	return true;
+}
+
+/* The system that runs passed its health checks when it was deployed, and
+ * still runs: a rollback that worked brings back the one that passed them. */
+static bool running_is_healthy(const struct agent_state *st)
+{
+	bool checked =
+	    strcmp(st->health, "passed") == 0 || strcmp(st->health, "no checks configured") == 0;
+	bool rollback_failed = st->last_outcome == CYCLE_ROLLED_BACK && st->last_error &&
+			       strstr(st->last_error, "ROLLBACK FAILED");
+
+	return checked && !rollback_failed;
 }
 
 /* Each step's last success and failure, and the health of what runs. */
@@ -158,11 +188,10 @@ static void write_steps(FILE *f, const struct agent_state *st)
 	     m->failed[METRIC_DEPLOY]);
 	if (st->health)
 		sample(f, "health_ok", "gauge",
-		       "1 when the health checks of the running deployment passed (or none are "
-		       "configured), 0 when the last deployment was rolled back.",
-		       deploy_ok && deploy_ok >= m->failed[METRIC_DEPLOY] &&
-			   (strcmp(st->health, "passed") == 0 ||
-			    strcmp(st->health, "no checks configured") == 0));
+		       "1 when the system that runs passed its health checks (or none are "
+		       "configured), also after a rollback brought it back; 0 when a rollback "
+		       "failed.",
+		       running_is_healthy(st));
 	sample(f, "reboot_needed", "gauge",
 	       "1 when the deployed system needs a reboot to take full effect.", st->reboot_needed);
 }
@@ -170,22 +199,22 @@ static void write_steps(FILE *f, const struct agent_state *st)
 static void write_counters(FILE *f, const struct agent_state *st)
 {
 	const int64_t *cycles = st->metrics.cycles;
-	bool any = false;
 
 	sample(f, "rollbacks_total", "counter",
 	       "Deployments rolled back (activation or health checks failed, or by hand).",
 	       cycles[CYCLE_ROLLED_BACK]);
 	sample(f, "build_failures_total", "counter",
-	       "Cycles that failed before switching anything (the build failed).",
-	       cycles[CYCLE_FAILED]);
+	       "Builds that failed (the cycle ended failed, nothing was switched).",
+	       st->metrics.failures[METRIC_BUILD]);
+	sample(f, "secrets_failures_total", "counter",
+	       "Secrets that did not decrypt or install (the cycle ended failed, nothing was "
+	       "switched).",
+	       st->metrics.failures[METRIC_SECRETS]);
+	/* Every outcome from the start, so that rate() and increase() see the first one. */
+	header(f, "cycles_total", "counter", "Finished cycles by outcome.");
 	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
-		any |= cycles[o] != 0;
-	if (any)
-		header(f, "cycles_total", "counter", "Finished cycles by outcome.");
-	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
-		if (cycles[o])
-			fprintf(f, "cim_agent_cycles_total{outcome=\"%s\"} %lld\n",
-				cycle_outcome_name(o), (long long)cycles[o]);
+		fprintf(f, "cim_agent_cycles_total{outcome=\"%s\"} %lld\n", cycle_outcome_name(o),
+			(long long)cycles[o]);
 }
 
 static bool write_all_metrics(FILE *f, const struct config *cfg, const struct agent_state *st,

@@ -101,6 +101,8 @@ const char *state_metric_step_name(enum metric_step s)
 		return "verify";
 	case METRIC_BUILD:
 		return cycle_phase_name(PHASE_BUILD);
+	case METRIC_SECRETS:
+		return cycle_phase_name(PHASE_SECRETS);
 	default:
 		return "deploy";
 	}
@@ -225,6 +227,7 @@ static int read_metrics(struct agent_state *st, json_t *m, struct err *e)
 		    json_integer_value(json_object_get(cycles, cycle_outcome_name(o)));
 	read_times(json_object_get(m, "ok"), st->metrics.ok);
 	read_times(json_object_get(m, "failed"), st->metrics.failed);
+	read_times(json_object_get(m, "failures"), st->metrics.failures);
 	return 0;
 }
 
@@ -401,8 +404,15 @@ static json_t *metrics_json(const struct state_metrics *m)
 		if (m->cycles[o])
 			json_object_set_new(cycles, cycle_outcome_name(o),
 					    json_integer((json_int_t)m->cycles[o]));
-	return json_pack("{s:o, s:o, s:o}", "cycles", cycles, "ok", times_json(m->ok), "failed",
-			 times_json(m->failed));
+	json_t *o = json_pack("{s:o, s:o, s:o}", "cycles", cycles, "ok", times_json(m->ok),
+			      "failed", times_json(m->failed));
+	json_t *failures = times_json(m->failures);
+
+	/* Only once something failed: a file of 0.1 comes back as it was. */
+	if (o && failures && json_object_size(failures))
+		json_object_set(o, "failures", failures);
+	json_decref(failures);
+	return o;
 }
 
 json_t *state_to_json(const struct agent_state *st, bool with_unknown)
@@ -414,7 +424,7 @@ json_t *state_to_json(const struct agent_state *st, bool with_unknown)
 	for (size_t i = 0; rc == 0 && i < NKEYS; i++)
 		rc = write_key(root, st, &keys[i]);
 	for (int s = 0; s < METRIC_STEPS; s++)
-		metered |= st->metrics.ok[s] || st->metrics.failed[s];
+		metered |= st->metrics.ok[s] || st->metrics.failed[s] || st->metrics.failures[s];
 	for (int o = 0; o < CYCLE_OUTCOME_COUNT; o++)
 		metered |= st->metrics.cycles[o] != 0;
 	if (rc == 0 && st->nfailed)

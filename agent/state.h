@@ -49,9 +49,17 @@ struct state_target {
 };
 
 /* The Prometheus counters and step times (agent/metrics.h). */
-enum metric_step { METRIC_FETCH, METRIC_VERIFY, METRIC_BUILD, METRIC_DEPLOY, METRIC_STEPS };
+enum metric_step {
+	METRIC_FETCH,
+	METRIC_VERIFY,
+	METRIC_BUILD,
+	METRIC_DEPLOY,
+	METRIC_SECRETS,
+	METRIC_STEPS
+};
 struct state_metrics {
 	int64_t cycles[CYCLE_OUTCOME_COUNT]; /* finished cycles by outcome */
+	int64_t failures[METRIC_STEPS];	     /* failures counted by step */
 	int64_t ok[METRIC_STEPS];	     /* unix time of the last success, 0: none */
 	int64_t failed[METRIC_STEPS];	     /* of the last failure */
 };

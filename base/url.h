@@ -5,7 +5,9 @@
 
 #include <stddef.h>
 
-/* Copies url to buf with any user:password@ part replaced by <redacted>. */
+/* Copies url to buf with credentials replaced by <redacted>: the whole
+ * user:password@ part of an http(s) URL (the user may be a token), only the
+ * password of an ssh:// one (ssh://git@host stays as it is). */
 void url_redact(const char *url, char *buf, size_t size);
 
 #endif

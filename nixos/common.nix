@@ -117,10 +117,10 @@ let
   );
 
   configFile = settingsFormat.generate "cim-agent.conf" rendered;
-  # The file the host gets: configFile once the agent has read it. Today the
-  # agent's check-config only parses; should it come to look at the files the
-  # configuration names too, this is the place for its syntax-only flag,
-  # since /run/keys and the like do not exist while the system is built.
+  # The file the host gets: configFile once the agent has read it. Only the
+  # syntax: the files the configuration names (/run/keys and the like) do not
+  # exist while the system is built; check-config without the flag checks
+  # them on the host.
   checkedConfigFile =
     if !cfg.checkConfig then
       configFile
@@ -131,7 +131,7 @@ let
           passthru.unchecked = configFile;
         }
         ''
-          ${lib.getExe' cfg.package "cim-agent"} -c ${configFile} check-config >/dev/null
+          ${lib.getExe' cfg.package "cim-agent"} -c ${configFile} check-config --syntax-only >/dev/null
           cp ${configFile} "$out"
         '';
   signersFile = pkgs.writeText "cim-agent-allowed-signers" (
@@ -205,9 +205,12 @@ in
         than `git verify-commit`, which never compares the two; it stops the
         holder of one allowed key from committing in the name of another
         signer. A mismatch is refused with "key SHA256:... is allowed for
-        principals 'ada@example.com' (line 1), not for 'ada@laptop.local'";
-        the fix is a line with the committer's address as its principal, or
-        committing with the `user.email` that the line names.
+        principals 'ada@example.com' (line 1), not for the committer's email
+        'ada@laptop.local'; commit with git config user.email set to one of
+        'ada@example.com', or, if this key may sign as 'ada@laptop.local', add
+        the line 'ada@laptop.local ssh-ed25519 AAAA...' to ..."; the fix is one
+        of those two, or `settings.repo.signer = "any"`, which accepts any
+        allowed key as git does.
       '';
     };
 
@@ -276,6 +279,10 @@ in
               "tip"
               "all"
             ]) "tip" "Verify the signature of the tip commit only, or of every new commit.";
+            signer = key (types.enum [
+              "committer"
+              "any"
+            ]) "committer" "Whose key may sign: `committer` (the principal of the key's allowed_signers line must be the committer's e-mail; see `allowedSigners`) or `any` (any allowed key, as `git verify-commit` accepts, for teams that sign under a shared principal). The agent refuses `any` together with `verify = \"all\"`.";
             token_file = key absPath null "File holding an HTTPS access token (a path outside the store; its content is never put in agent.conf).";
             ssh_key = key absPath null "Private SSH deploy key for ssh:// URLs (a path outside the store).";
             known_hosts = key absPath null "known_hosts file for ssh:// URLs.";

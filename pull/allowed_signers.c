@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "base/fileio.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,12 @@ static int parse_line(char *line, struct allowed_signer *as, const struct lctx *
 
 	if (next_token(&pos, &principals, c) < 0 || next_token(&pos, &t2, c) < 0)
 		return -1;
+	if (sshkey_type_known(principals))
+		return lfail(c,
+			     "this looks like an authorized_keys line (or a .pub file): "
+			     "allowed_signers lines start with a principal, the signer's git "
+			     "user.email: 'ada@example.com %s AAAA...'",
+			     principals);
 	if (!t2)
 		return lfail(c, "no key after the principals");
 	if (next_token(&pos, &t3, c) < 0)
@@ -398,6 +405,24 @@ static void format_utc(time_t t, char *out, size_t outsz)
 		snprintf(out, outsz, "@%lld", (long long)t);
 }
 
+/* The principal must be the committer's email: say how to make it so. */
+static void principal_miss(const struct allowed_signers *as, const struct allowed_signer *a,
+			   const char *fp, const char *who, struct err *e)
+{
+	uint8_t blob[SSHKEY_BLOB_MAX];
+	char b64[sodium_base64_ENCODED_LEN(SSHKEY_BLOB_MAX, sodium_base64_VARIANT_ORIGINAL)];
+	size_t n = sshkey_blob(&a->key, blob);
+
+	sodium_bin2base64(b64, sizeof(b64), blob, n, sodium_base64_VARIANT_ORIGINAL);
+	err_set(e,
+		"key %s is allowed for principals '%s' (line %d), not for the committer's email "
+		"'%s'; commit with git config user.email set to one of '%s', or, if this key may "
+		"sign as '%s', add the line '%s %s %s' to %s ([repo] signer = any accepts any "
+		"allowed key, as git verify-commit does)",
+		fp, a->principals, a->line, who, a->principals, who, who, a->keytype, b64,
+		as->name ? as->name : "allowed_signers");
+}
+
 enum miss { MISS_KEY, MISS_CA, MISS_PRINCIPAL, MISS_NAMESPACE, MISS_NOT_YET, MISS_EXPIRED };
 
 const struct allowed_signer *allowed_signers_match(const struct allowed_signers *as,
@@ -418,7 +443,8 @@ const struct allowed_signer *allowed_signers_match(const struct allowed_signers 
 			continue;
 		if (a->cert_authority)
 			m = MISS_CA;
-		else if (pattern_list_match(identity, a->principals) != 1)
+		else if (as->signer != SIGNER_ANY &&
+			 pattern_list_match(identity, a->principals) != 1)
 			m = MISS_PRINCIPAL;
 		else if (a->namespaces && pattern_list_match(namespace, a->namespaces) != 1)
 			m = MISS_NAMESPACE;
@@ -447,8 +473,7 @@ const struct allowed_signer *allowed_signers_match(const struct allowed_signers 
 			closest->line);
 		break;
 	case MISS_PRINCIPAL:
-		err_set(e, "key %s is allowed for principals '%s' (line %d), not for '%s'", fp,
-			closest->principals, closest->line, who);
+		principal_miss(as, closest, fp, who, e);
 		break;
 	case MISS_NAMESPACE:
 		sshsig_printable(namespace, strlen(namespace), who, sizeof(who));

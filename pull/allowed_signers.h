@@ -6,6 +6,7 @@
 #ifndef CIM_ALLOWED_SIGNERS_H
 #define CIM_ALLOWED_SIGNERS_H
 
+#include "pull/settings.h"
 #include "pull/sshsig.h"
 
 #include <stdbool.h>
@@ -31,6 +32,9 @@ struct allowed_signer {
 
 struct allowed_signers {
 	char *name; /* file name, for messages */
+	/* SIGNER_ANY: a key's principals are not compared with the identity
+	 * (git verify-commit's rule); set by the caller after loading. */
+	enum signer_policy signer;
 	struct allowed_signer *v;
 	size_t n;
 };

@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "pull/allowed_signers.h"
 #include "pull/mirror.h"
+#include "pull/sshsig.h"
 #include "pull/verify.h"
 
 #include <git2.h>
@@ -47,6 +48,7 @@ int pull_fetch(const struct pull_settings *s, const char *mirror, const char *ba
 		po->config_error = true;
 		return PULL_ERROR;
 	}
+	as.signer = s->signer;
 	int fetched_rc = mirror_fetch(mirror, s, &fetched, e);
 	/* Said even when the fetch then failed: the mirror was rebuilt. */
 	memcpy(po->repaired, fetched.repaired, sizeof(po->repaired));
@@ -96,6 +98,7 @@ enum pull_verify_status pull_verify(const struct pull_verify_request *rq, struct
 
 	if (allowed_signers_load(&as, rq->allowed_signers, e) < 0)
 		goto out;
+	as.signer = rq->signer;
 	if (git_repository_open_ext(&repo, rq->repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		if (rq->policy) {
 			err_set(e, "no mirror at %s yet (run 'cim-agent fetch')", rq->repo);
@@ -158,6 +161,31 @@ int pull_signed_digest(const char *mirror, const char *commit, char out[COMMITSI
 	rc = mirror_open(&repo, mirror, e);
 	if (rc == 0)
 		rc = verify_signed_digest(repo, &id, out, e);
+	git_repository_free(repo);
+	return rc;
+}
+
+int pull_commit_subject(const char *mirror, const char *commit, char *out, size_t size,
+			struct err *e)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	const char *summary;
+	git_oid id;
+	int rc = -1;
+
+	out[0] = '\0';
+	if (git_oid_fromstr(&id, commit) < 0)
+		return err_set(e, "bad commit id %s", commit);
+	if (mirror_open(&repo, mirror, e) < 0)
+		return -1;
+	if (git_commit_lookup(&c, repo, &id) < 0 || !(summary = git_commit_summary(c)))
+		err_set(e, "commit %s: %s", commit, git_error_last()->message);
+	else {
+		sshsig_printable(summary, strlen(summary), out, size);
+		rc = 0;
+	}
+	git_commit_free(c);
 	git_repository_free(repo);
 	return rc;
 }

@@ -70,6 +70,7 @@ struct pull_verify_request {
 	bool policy;
 	enum verify_mode mode;
 	const char *baseline;
+	enum signer_policy signer; /* also without policy: whose key may sign */
 };
 
 enum pull_verify_status {
@@ -90,6 +91,11 @@ int pull_pin(const char *mirror, const char *commit, const char *ref, struct err
 /* The signed_digest of commit (empty when it is unsigned). */
 int pull_signed_digest(const char *mirror, const char *commit, char out[COMMITSIG_DIGEST_HEX],
 		       struct err *e);
+
+/* The subject (first line) of commit's message, control characters escaped,
+ * truncated to size - 1 bytes. */
+int pull_commit_subject(const char *mirror, const char *commit, char *out, size_t size,
+			struct err *e);
 
 /* Connects to the remote and lists its refs, downloading nothing: 0 when it
  * is reachable with our credentials. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 int transport_token_read(const char *token_file, char **token, struct err *e)
 {
@@ -208,6 +209,21 @@ static int create(struct transport *t, git_repository *repo, struct err *e)
 	return 0;
 }
 
+/* libgit2 calls a local path that does not exist an "unsupported URL
+ * protocol": name what is wrong instead. */
+static int check_local_path(const char *url, struct err *e)
+{
+	const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+	struct stat st;
+
+	if (path[0] != '/' || stat(path, &st) == 0)
+		return 0;
+	return err_set(e,
+		       "[repo] url: %s does not exist (a local path: the repository's "
+		       "directory; for a remote, give a URL such as ssh://git@host/fleet.git)",
+		       path);
+}
+
 int transport_connect(struct transport *t, const struct pull_settings *r, git_repository *repo,
 		      struct err *e)
 {
@@ -216,7 +232,7 @@ int transport_connect(struct transport *t, const struct pull_settings *r, git_re
 
 	memset(t, 0, sizeof(*t));
 	t->remote = r;
-	if (load_token(t, e) < 0 || create(t, repo, e) < 0)
+	if (check_local_path(r->url, e) < 0 || load_token(t, e) < 0 || create(t, repo, e) < 0)
 		return -1;
 	git_remote_init_callbacks(&t->cb, GIT_REMOTE_CALLBACKS_VERSION);
 	t->cb.credentials = credentials;

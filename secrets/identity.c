@@ -307,6 +307,26 @@ static int parse_openssh(struct age_identities *ids, const char *name, const cha
 	return rc;
 }
 
+/* A public key where a private one belongs is the usual mistake: say so. */
+static int not_an_identity(const char *name, int lineno, const char *line, size_t linelen,
+			   struct err *e)
+{
+	if (linelen > 12 && strncmp(line, "ssh-ed25519 ", 12) == 0)
+		return err_set(e,
+			       "%s:%d: this is an ssh public key (a .pub file); an identity is "
+			       "the private key: give the file without .pub "
+			       "(e.g. /etc/ssh/ssh_host_ed25519_key)",
+			       name, lineno);
+	if (linelen > 8 && strncmp(line, "ssh-rsa ", 8) == 0)
+		return err_set(e, "%s:%d: ssh-rsa keys are unsupported", name, lineno);
+	if (linelen > 4 && strncmp(line, "age1", 4) == 0)
+		return err_set(e,
+			       "%s:%d: this is an age recipient (a public key); an identity is the "
+			       "AGE-SECRET-KEY-1 line that age-keygen wrote",
+			       name, lineno);
+	return err_set(e, "%s:%d: not an AGE-SECRET-KEY-1 identity", name, lineno);
+}
+
 int identity_parse(struct age_identities *ids, const char *name, const char *text, size_t len,
 		   struct err *e)
 {
@@ -336,12 +356,8 @@ int identity_parse(struct age_identities *ids, const char *name, const char *tex
 			linelen--;
 		if (linelen == 0 || line[0] == '#')
 			continue;
-		if (linelen >= sizeof(buf) || strncmp(line, "AGE-SECRET-KEY-1", 16) != 0) {
-			if (linelen > 8 && strncmp(line, "ssh-rsa ", 8) == 0)
-				return err_set(e, "%s:%d: ssh-rsa keys are unsupported", name,
-					       lineno);
-			return err_set(e, "%s:%d: not an AGE-SECRET-KEY-1 identity", name, lineno);
-		}
+		if (linelen >= sizeof(buf) || strncmp(line, "AGE-SECRET-KEY-1", 16) != 0)
+			return not_an_identity(name, lineno, line, linelen, e);
 		memcpy(buf, line, linelen);
 		buf[linelen] = '\0';
 		if (parse_age_secret_key(ids, name, lineno, buf, e) < 0) {

@@ -39,7 +39,7 @@ test_expect_success 'a commit signed by an unknown key is refused' '
 test_expect_success 'a known key used by another committer is refused' '
 	GIT_COMMITTER_EMAIL=mallory@example.com signed_commit repo ada "as mallory" &&
 	test_expect_code 1 verify HEAD >out &&
-	test_grep "NOT trusted: .*not for .mallory@example.com." out
+	test_grep "NOT trusted: .*not for the committer.s email .mallory@example.com." out
 '
 
 test_expect_success 'a signature in the wrong namespace is refused' '

@@ -67,8 +67,13 @@ test_expect_success 'a secret we cannot decrypt aborts before anything is switch
 	write_flake origin 3 && put_secret "password three" other &&
 	signed_commit origin ada "version 3, secret for another host" &&
 	: >"$FAKE_DIR/calls" &&
-	test_expect_code 1 cim -c agent.conf once >out 2>err &&
+	{ cat agent.conf && printf "\n[report]\nmetrics_file = $TRASH/secrets.prom\n"; } >metrics.conf &&
+	test_expect_code 1 cim -c metrics.conf once >out 2>err &&
 	test_grep "^failed: secrets: .*" out &&
+	promtool check metrics <secrets.prom &&
+	test_grep "^cim_agent_secrets_failures_total 1$" secrets.prom &&
+	test_grep "^cim_agent_build_failures_total 0$" secrets.prom &&
+	test_grep "^cim_agent_last_build_success 1$" secrets.prom &&
 	test ! -s "$FAKE_DIR/calls" &&
 	test "$(current)" = "$before" &&
 	test "$(readlink "$SECRETS")" = secrets.d/1 &&

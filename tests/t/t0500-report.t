@@ -111,7 +111,18 @@ test_expect_success 'the metrics file passes promtool and shows the deployment' 
 	promtool check metrics <cim-agent.prom &&
 	test "$(stat -c %a cim-agent.prom)" = 644 &&
 	commit=$(git -C origin rev-parse main) &&
-	test_grep "^cim_agent_build_info{version=\"[0-9.]*\",host=\"testhost\",platform=\"nixos\",mode=\"switch\"} 1$" cim-agent.prom &&
+	test_grep "^cim_agent_build_info{version=\"[0-9.]*\"} 1$" cim-agent.prom &&
+	test_grep "^cim_agent_config_info{host=\"testhost\",platform=\"nixos\",mode=\"switch\"} 1$" cim-agent.prom &&
+	for p in idle fetch build secrets activate health commit rollback; do
+		test_grep "^cim_agent_phase{phase=\"$p\"} [01]$" cim-agent.prom || exit 1
+	done &&
+	test_grep "^cim_agent_phase{phase=\"idle\"} 1$" cim-agent.prom &&
+	test "$(grep -c "^cim_agent_phase{.*} 1$" cim-agent.prom)" = 1 &&
+	for o in up-to-date deployed built rolled-back failed skipped refused error stopped; do
+		test_grep "^cim_agent_cycles_total{outcome=\"$o\"} [0-9]*$" cim-agent.prom || exit 1
+	done &&
+	test_grep "^cim_agent_cycles_total{outcome=\"refused\"} 0$" cim-agent.prom &&
+	test "$(metric secrets_failures_total)" = 0 &&
 	test_grep "^cim_agent_deployed_info{commit=\"$commit\",signer=\"ada@example.com\"} 1$" cim-agent.prom &&
 	test "$(metric last_deploy_success)" = 1 &&
 	test "$(metric last_deploy_success_timestamp_seconds)" = "$(state_field deployed_at)" &&
@@ -131,10 +142,24 @@ test_expect_success 'the metrics file passes promtool and shows the deployment' 
 	done
 '
 
+test_expect_success 'every metric in the file is documented in the README, whose alert rules promtool accepts' '
+	for m in $(grep -v "^#" cim-agent.prom | sed "s/[{ ].*//" | sort -u); do
+		test_grep "^| .$m[{\`]" "$CIM_SRC/README.md" || exit 1
+	done &&
+	python3 -c "import re, sys; t = open(sys.argv[1]).read(); print(re.search(r\"Example alert rules.*?\n\x60\x60\x60yaml\n(.*?)\n\x60\x60\x60\", t, re.S).group(1))" \
+		"$CIM_SRC/README.md" >rules.yml &&
+	test_grep "alert: CimRolloutHalted" rules.yml &&
+	test_grep "alert: CimAgentStale" rules.yml &&
+	test_grep "alert: CimDeploymentFailed" rules.yml &&
+	promtool check rules rules.yml
+'
+
 test_expect_success 'the report command gets the deployment in CIM_* variables' '
 	commit=$(git -C origin rev-parse main) &&
 	test_grep "^CIM_OUTCOME=deployed$" hook.env &&
 	test_grep "^CIM_COMMIT=$commit$" hook.env &&
+	test_grep "^CIM_COMMIT_SUBJECT=$(git -C origin log -1 --format=%s main)$" hook.env &&
+	test_grep "^CIM_BRANCH=main$" hook.env &&
 	test_grep "^CIM_STORE_PATH=$(state_field deployed_path)$" hook.env &&
 	test_grep "^CIM_GENERATION=1$" hook.env &&
 	test_grep "^CIM_HOST=testhost$" hook.env &&
@@ -144,7 +169,7 @@ test_expect_success 'the report command gets the deployment in CIM_* variables' 
 	test_grep "^CIM_STATE_DIR=$TRASH/state$" hook.env
 '
 
-test_expect_success 'a rollback is reported and clears the deploy success gauge' '
+test_expect_success 'a rollback is reported and clears the deploy success gauge, not health_ok' '
 	good=$(state_field deployed_path) &&
 	write_flake origin 2 0 500 &&
 	signed_commit origin ada "version 2 (unhealthy)" &&
@@ -156,7 +181,7 @@ test_expect_success 'a rollback is reported and clears the deploy success gauge'
 	promtool check metrics <cim-agent.prom &&
 	test "$(metric last_deploy_success)" = 0 &&
 	test "$(metric rollbacks_total)" = 1 &&
-	test "$(metric health_ok)" = 0 &&
+	test "$(metric health_ok)" = 1 &&
 	test_grep "^cim_agent_cycles_total{outcome=\"rolled-back\"} 1$" cim-agent.prom &&
 	test_grep "^CIM_OUTCOME=rolled-back$" hook.env &&
 	test_grep "^CIM_COMMIT=$(git -C origin rev-parse main)$" hook.env &&
@@ -173,6 +198,8 @@ test_expect_success 'a build failure sets the build and deploy gauges to 0' '
 	test "$(metric last_build_success)" = 0 &&
 	test "$(metric last_deploy_success)" = 0 &&
 	test "$(metric build_failures_total)" = 1 &&
+	test "$(metric secrets_failures_total)" = 0 &&
+	test "$(metric health_ok)" = 1 &&
 	test_grep "^CIM_OUTCOME=failed$" hook.env
 '
 

@@ -41,16 +41,31 @@ else
 	test_skip 'systemd-analyze verify accepts the installed unit' 'no systemd-analyze'
 fi
 
+# The installed binary is the one under test; -o keeps make from rebuilding it.
+install_into() { make -s -C "$CIM_SRC" -o "$CIM_AGENT" BIN="$CIM_AGENT" PREFIX=/usr DESTDIR="$1" "$2"; }
+
+test_expect_success 'make install puts the example config under share/doc; make uninstall takes everything away' '
+	install_into "$TRASH/root" install >out &&
+	test "$(cat "$TRASH/root/usr/share/doc/cim-agent/examples/agent.conf")" = "$(cat "$EXAMPLE")" &&
+	test -x "$TRASH/root/usr/bin/cim-agent" &&
+	test -f "$TRASH/root/usr/share/man/man8/cim-agent.8" &&
+	test -f "$TRASH/root/etc/cim-agent/agent.conf.example" &&
+	echo "[agent]" >"$TRASH/root/etc/cim-agent/agent.conf" &&
+	install_into "$TRASH/root" uninstall >out &&
+	find "$TRASH/root" -type f >left &&
+	test "$(cat left)" = "$TRASH/root/etc/cim-agent/agent.conf"
+'
+
 # The parser knows [agent] and [repo] today; the other sections are checked
 # against the module below.
 test_expect_success 'the [agent] and [repo] part of the example is a valid configuration' '
 	sed "/^\[nix\]/,\$d" "$EXAMPLE" >agent.conf &&
-	cim -c agent.conf check-config >out
+	cim -c agent.conf check-config --syntax-only >out
 '
 
 test_expect_success 'the defaults the example documents are the agent'"'"'s' '
 	sed "/^\[nix\]/,\$d" "$EXAMPLE" >agent.conf &&
-	cim -c agent.conf check-config >out &&
+	cim -c agent.conf check-config --syntax-only >out &&
 	sed "/^\[nix\]/,\$d" out | grep "^[a-z_]* = " |
 		grep -v "^hostname = \|^url = \|^allowed_signers = " >defaults &&
 	test -s defaults &&
@@ -67,7 +82,7 @@ example_keys() {
 test_expect_success 'every key is documented' '
 	example_keys >example-keys &&
 	for k in agent.hostname agent.state_dir agent.poll_interval agent.poll_jitter agent.mode agent.status_group \
-		repo.url repo.branch repo.allowed_signers repo.verify repo.token_file repo.ssh_key \
+		repo.url repo.branch repo.allowed_signers repo.verify repo.signer repo.token_file repo.ssh_key \
 		repo.known_hosts repo.fetch_timeout nix.platform nix.attr nix.profile nix.nix \
 		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.settle health.systemd health.url \
 		health.expect_status health.command health.remote secrets.identity secrets.manifest \
@@ -77,6 +92,27 @@ test_expect_success 'every key is documented' '
 		fleet.host_key fleet.trigger_subject fleet.trigger_spread; do
 		test_grep "^$k$" example-keys || exit 1
 	done
+'
+
+MAN="$CIM_SRC/agent/cim-agent.8"
+
+test_expect_success 'the man page documents every key, the manifest, the hook, the journal, the exit codes' '
+	example_keys >example-keys &&
+	while IFS=. read -r section key; do
+		sed -n "/^\.SS \[$section\]/,/^\.S[SH] /p" "$MAN" >section &&
+		test_grep "^\.B[R]* .*$key" section || exit 1
+	done <example-keys &&
+	for h in CONFIGURATION "SECRETS MANIFEST" "HOOK ENVIRONMENT" JOURNAL "EXIT STATUS" ENVIRONMENT EXAMPLES FILES; do
+		test_grep "^\.SH $h$" "$MAN" || exit 1
+	done &&
+	sed -n "s/^| .\(CIM_[A-Z_]*\). | .*/\1/p" "$CIM_SRC/README.md" >hook-vars &&
+	test "$(wc -l <hook-vars)" -ge 12 &&
+	while read -r v; do grep -q "$v" "$MAN" || { echo "$v not in the man page"; exit 1; }; done <hook-vars &&
+	sed -n "/^\.SH EXIT STATUS/,/^\.SH /p" "$MAN" >exit &&
+	for c in 0 1 2 3; do test_grep "^\.B $c$" exit || exit 1; done &&
+	for f in state.json history.json mirror.git child.json; do test_grep "$f" "$MAN" || exit 1; done &&
+	man --warnings -l "$MAN" >/dev/null 2>warnings &&
+	test ! -s warnings
 '
 
 # The module's options come from evaluating it with the real nixpkgs lib.

@@ -82,8 +82,40 @@ static void other_principal_is_refused(void **state)
 	struct err e = {""};
 
 	assert_null(match(&as, "\nada@example.com " ADA_KEY "\n", "bob@example.com", NOW, &e));
-	assert_string_equal(e.msg, "key " FX_ADA_FP " is allowed for principals "
-				   "'ada@example.com' (line 2), not for 'bob@example.com'");
+	/* The message names both fixes: the email to commit with, the line to add. */
+	assert_string_equal(e.msg,
+			    "key " FX_ADA_FP " is allowed for principals "
+			    "'ada@example.com' (line 2), not for the committer's email "
+			    "'bob@example.com'; commit with git config user.email set to "
+			    "one of 'ada@example.com', or, if this key may sign as "
+			    "'bob@example.com', add the line 'bob@example.com " ADA_KEY
+			    "' to signers ([repo] signer = any accepts any allowed key, as git "
+			    "verify-commit does)");
+	allowed_signers_release(&as);
+}
+
+static void signer_any_ignores_the_principal(void **state)
+{
+	struct allowed_signers as;
+	struct err e = {""};
+	struct sshkey other = ada;
+
+	assert_int_equal(parse(&as, "ada@example.com " ADA_KEY "\n", &e), 0);
+	as.signer = SIGNER_ANY;
+	assert_non_null(allowed_signers_match(&as, &ada, "bob@example.com", "git", NOW, &e));
+	other.pk[0] ^= 1;
+	assert_null(allowed_signers_match(&as, &other, "ada@example.com", "git", NOW, &e));
+	allowed_signers_release(&as);
+}
+
+static void authorized_keys_line_is_named(void **state)
+{
+	struct allowed_signers as;
+	struct err e = {""};
+
+	assert_int_equal(parse(&as, "# keys\n" ADA_KEY " ada@laptop\n", &e), -1);
+	assert_contains(e.msg, "signers:2: this looks like an authorized_keys line");
+	assert_contains(e.msg, "allowed_signers lines start with a principal");
 	allowed_signers_release(&as);
 }
 
@@ -96,7 +128,7 @@ static void negated_principal_refuses_mallory_but_allows_ada(void **state)
 	assert_non_null(match(&as, text, "ada@example.com", NOW, &e));
 	allowed_signers_release(&as);
 	assert_null(match(&as, text, "mallory@example.com", NOW, &e));
-	assert_contains(e.msg, "not for 'mallory@example.com'");
+	assert_contains(e.msg, "not for the committer's email 'mallory@example.com'");
 	allowed_signers_release(&as);
 	assert_null(match(&as, text, "ada@example.org", NOW, &e));
 	allowed_signers_release(&as);
@@ -395,6 +427,8 @@ int main(void)
 	    cmocka_unit_test(listed_key_matches_its_principal),
 	    cmocka_unit_test(unlisted_key_is_refused),
 	    cmocka_unit_test(other_principal_is_refused),
+	    cmocka_unit_test(signer_any_ignores_the_principal),
+	    cmocka_unit_test(authorized_keys_line_is_named),
 	    cmocka_unit_test(negated_principal_refuses_mallory_but_allows_ada),
 	    cmocka_unit_test(namespaces_file_refuses_git),
 	    cmocka_unit_test(valid_before_in_the_past_refuses),
