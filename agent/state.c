@@ -278,12 +278,13 @@ static char *quiet_text(const struct agent_state *st)
 {
 	struct agent_state q = *st; /* shallow: only read */
 
-	if (q.phase == PHASE_FETCH)
+	if (q.phase == PHASE_FETCH || q.phase == PHASE_GATE)
 		q.phase = PHASE_IDLE;
 	q.phase_since = q.fetched_at = q.last_cycle_at = q.next_poll_at = 0;
-	/* The count of such polls and their success times: a crash loses at
-	 * most a minute of them, which a Prometheus counter tolerates. */
-	q.metrics.cycles[CYCLE_UP_TO_DATE] = 0;
+	/* The count of such polls (and of a waiting host's gate decisions, which
+	 * every report of the fleet may wake) and their success times: a crash
+	 * loses at most a minute of them, which a Prometheus counter tolerates. */
+	q.metrics.cycles[CYCLE_UP_TO_DATE] = q.metrics.cycles[CYCLE_WAITING] = 0;
 	memset(q.metrics.ok, 0, sizeof(q.metrics.ok));
 	return state_text(&q);
 }

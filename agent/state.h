@@ -118,9 +118,9 @@ struct agent_state {
  * the trust baseline); st then holds nothing to release. */
 int state_load(struct agent_state *st, const char *state_dir, struct err *e);
 /* Writes st to its file, unless it differs from what the file holds only in
- * the traces of a quiet poll (phase fetch or idle, phase_since, fetched_at,
- * last_cycle_at, next_poll_at, the up-to-date count, the steps' success
- * times) and the file was written less than
+ * the traces of a quiet poll (phase fetch, gate or idle, phase_since,
+ * fetched_at, last_cycle_at, next_poll_at, the up-to-date and waiting counts,
+ * the steps' success times) and the file was written less than
  * STATE_QUIET_SECONDS ago: a host that polls and finds nothing new writes
  * once a minute, not three times a poll. Resuming loses nothing by it: a
  * fetch starts over. */
