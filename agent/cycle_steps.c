@@ -3,6 +3,7 @@
  * saves it with the phase; step_X() runs and names the next phase. */
 #include "agent/cycle_steps.h"
 
+#include "agent/cache_step.h"
 #include "agent/config.h"
 #include "agent/failed.h"
 #include "agent/history.h"
@@ -157,6 +158,8 @@ int step_fetch(struct cycle *c)
 				 build_only ? "built" : "deployed");
 		return STEP_DONE;
 	}
+	if (cache_step_still_unlisted(c))
+		return STEP_DONE;
 	const struct state_failure *failure =
 	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
 	return failure ? skipped(c, failure) : PHASE_BUILD;
@@ -170,7 +173,11 @@ void step_build_prepare(struct cycle *c, char *what, size_t size)
 	state_set_str(&c->st.target.signer, c->po.result.identity);
 	state_set_str(&c->st.target.key, c->po.result.fingerprint);
 	c->st.target.started_at = (int64_t)time(NULL);
-	snprintf(what, size, "building %.12s (%s)", c->res->commit, c->cfg->nix.attr);
+	if (c->cfg->nix.source == SOURCE_CACHE)
+		snprintf(what, size, "taking the system of %.12s from %s and the binary caches",
+			 c->res->commit, c->cfg->nix.deploy_file);
+	else
+		snprintf(what, size, "building %.12s (%s)", c->res->commit, c->cfg->nix.attr);
 }
 
 /* What runs now gets a GC root, and the closure diff says what changes. */
@@ -204,8 +211,12 @@ int step_build(struct cycle *c)
 		cycle_set_result(c, CYCLE_ERROR, "%s", e.msg);
 		return STEP_DONE;
 	}
-	if (build_system(&c->cfg->nix, c->mirror, c->res->commit, out_link, path, sizeof(path),
-			 &e) < 0) {
+	if (c->cfg->nix.source == SOURCE_CACHE) {
+		int done = cache_step_realise(c, out_link, path, sizeof(path));
+		if (done)
+			return done;
+	} else if (build_system(&c->cfg->nix, c->mirror, c->res->commit, out_link, path,
+				sizeof(path), &e) < 0) {
 		/* A build killed because the agent is stopping is not the commit's fault. */
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the build finished");
