@@ -130,8 +130,12 @@ test_expect_success 'an unsigned commit, or one signed by an unknown key, is ref
 	git -C origin reset -q --hard HEAD~2
 '
 
-test_expect_success 'a malformed deployment file, or one for another system type, fails the commit' '
+test_expect_success 'no deployment file, a malformed one, or one for another system type fails the commit' '
 	good=$(current) &&
+	git -C origin rm -q deploy/hosts.json &&
+	signed_commit origin ada "no deployment file" &&
+	test_expect_code 1 agent -c agent.conf once >out 2>err &&
+	test_grep "^failed: the commit has no deploy/hosts.json (\[nix\] deploy_file)" out &&
 	printf "{\"version\": 1, \"hosts\": {\"testhost\": {\"path\": \"./result\"}}}\n" >bad.json &&
 	deploy_commit ada "deploy: a bad file" bad.json &&
 	test_expect_code 1 agent -c agent.conf once >out 2>err &&
@@ -158,7 +162,7 @@ test_expect_success 'a health failure rolls back to the previous path' '
 	test "$(state_field deployed_path)" = "$good"
 '
 
-test_expect_success 'a host the file does not name keeps its system, and status says so' '
+test_expect_success 'a host the file does not name keeps its system, says so in status, and polls quietly' '
 	good=$(current) &&
 	path=$(publish 6) &&
 	printf "{\"version\": 1, \"hosts\": {\"other\": {\"path\": \"%s\"}}}\n" "$path" >absent.json &&
@@ -172,8 +176,10 @@ test_expect_success 'a host the file does not name keeps its system, and status 
 	test "$(state_field unlisted)" = "$(git -C origin rev-parse main)" &&
 	cim -c agent.conf status >status &&
 	test_grep "^unlisted   deploy/hosts.json of .* does not name this host: it keeps $good" status &&
+	before=$(stat -c "%i %y" state/state.json) &&
 	agent -c agent.conf once >out &&
-	test_grep "^up-to-date: testhost is not in deploy/hosts.json" out
+	test_grep "^up-to-date: testhost is not in deploy/hosts.json" out &&
+	test "$(stat -c "%i %y" state/state.json)" = "$before"
 '
 
 test_expect_success 'the next commit that names it deploys, and the note goes' '
