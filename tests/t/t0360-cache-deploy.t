@@ -37,6 +37,15 @@ hosts_json() {
 		"$2" "$1" "$2" "${3:+, \"system\": \"$3\"}"
 }
 
+# run_pipeline: pipeline.sh (the README's example pipeline) in checkout, as CI
+# runs it: its secrets in the environment, no identity but the one it sets.
+run_pipeline() {
+	(cd checkout &&
+		env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL -u GIT_COMMITTER_NAME -u GIT_COMMITTER_EMAIL \
+			RUNNER_TEMP="$TRASH/runner" SECRET_CACHE_SIGNING_KEY="$(cat "$(cache_sec ci)")" \
+			SECRET_CI_COMMIT_SSH_KEY="$(cat "$TRASH/keys/ci_commit")" sh -e ../pipeline.sh)
+}
+
 # agent ARGS...: the agent as the host, with its own /nix.
 agent() { host_run h1 "$CIM_AGENT" "$@"; }
 
@@ -206,6 +215,35 @@ test_expect_success 'an unreachable cache is an error tried again, not a failure
 	python3 -c "import json,sys; s=json.load(open(\"state-h2/state.json\")); assert sys.argv[1] not in [f[\"commit\"] for f in s.get(\"failed_commits\", [])], s" "$(git -C origin rev-parse main)" &&
 	test_expect_code 1 host_run h2 "$CIM_AGENT" -c h2.conf once >out 2>err &&
 	test_grep "^error: " out
+'
+
+test_expect_success 'the README'"'"'s example pipeline publishes, commits and signs; a host deploys what it names' '
+	make_key ci_commit &&
+	allow_signer ci@example.com ci_commit >>allowed_signers &&
+	git init -q --bare hub.git &&
+	git clone -q hub.git ops &&
+	make_repo ops &&
+	write_flake ops 9 &&
+	signed_commit ops ada "an operator changes the flake" &&
+	git -C ops push -q origin HEAD:main &&
+	git clone -q -b main hub.git checkout &&
+	mkdir -p checkout/scripts runner &&
+	cp "$CIM_PUBLISH" checkout/scripts/cim-publish &&
+	python3 "$TEST_DIRECTORY/pipeline-steps.py" "$CIM_SRC/README.md" "$CACHE" >pipeline.sh &&
+	test_grep "cim-publish --flake \. --key-file" pipeline.sh &&
+	run_pipeline >pipeline.out 2>&1 &&
+	test "$(git -C hub.git log -1 --format=%ae main)" = ci@example.com &&
+	test ! -e runner/cache.sec && test ! -e runner/ci_ed25519 &&
+	git -C hub.git show main:deploy/hosts.json >published.json &&
+	path=$("$CACHE_TOOL" host published.json testhost | cut -d" " -f1) &&
+	case "$path" in /nix/store/*-nixos-system-testhost-9) ;; *) false ;; esac &&
+	host_store h3 "$CACHE" "$(cache_pub ci)" &&
+	sed -e "s|^state_dir = .*|state_dir = $TRASH/state-h3|" -e "s|^url = $TRASH/origin|url = $TRASH/hub.git|" \
+		agent.conf >h3.conf &&
+	host_run h3 "$CIM_AGENT" -c h3.conf once >out 2>err &&
+	test_grep "^deployed: deployed $(git -C hub.git rev-parse main) ($path)" out &&
+	run_pipeline >pipeline.out 2>&1 &&
+	test "$(git -C hub.git rev-list --count main)" = 2
 '
 
 test_done
