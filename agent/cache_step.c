@@ -48,21 +48,19 @@ static int read_deployfile(struct cycle *c, struct deployfile *d, enum fault *f,
 	if (pull_tree_open(&tree, c->mirror, c->res->commit, DEPLOYFILE_MAX_BYTES, e) < 0)
 		return -1;
 	has = pull_tree_has(tree, name, e);
+	if (has >= 0)
+		*f = FAULT_COMMIT; /* from here on, what the commit holds is at fault */
 	if (has == 0)
 		err_set(e,
 			"the commit has no %s ([nix] deploy_file); with [nix] source = cache the "
 			"commit carries it (scripts/cim-publish writes it)",
 			name);
-	*f = has == 0 ? FAULT_COMMIT : FAULT_HOST;
-	if (has == 1) {
-		*f = FAULT_COMMIT;
-		if (pull_tree_read(tree, name, &text, &len, &is_symlink, e) < 0)
-			err_prefix(e, "reading the deployment file");
-		else if (is_symlink)
-			err_set(e, "%s: is a symlink, or under one; commit the file itself", name);
-		else
-			rc = deployfile_parse(d, name, text, len, e);
-	}
+	else if (has == 1 && pull_tree_read(tree, name, &text, &len, &is_symlink, e) < 0)
+		err_prefix(e, "reading the deployment file");
+	else if (has == 1 && is_symlink)
+		err_set(e, "%s: is a symlink, or under one; commit the file itself", name);
+	else if (has == 1)
+		rc = deployfile_parse(d, name, text, len, e);
 	free(text);
 	pull_tree_close(tree);
 	return rc;
