@@ -1,7 +1,9 @@
 /* Subcommands of the cim-agent binary. The table in agent/main.c says, per
  * command, its usage, its options, how many operands it takes and whether it
- * needs the config; each returns the exit code: 0 success, 1 the operation
- * failed or was refused, 2 usage or config error. */
+ * needs the config; each returns the exit code, by one rule (README.md,
+ * "Exit codes"): 0 done, or nothing to do; 1 refused, or the operation
+ * failed; 2 usage or configuration error; 3 skipped, because it failed
+ * before. */
 #ifndef CIM_CLI_H
 #define CIM_CLI_H
 
@@ -9,6 +11,7 @@
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
+#define EXIT_SKIPPED 3
 
 struct config;
 
@@ -56,6 +59,8 @@ int cmd_status_parse(int argc, char **argv, struct cli_call *call);
 int cmd_history(struct cli_call *call);
 int cmd_history_parse(int argc, char **argv, struct cli_call *call);
 int cmd_secrets(struct cli_call *call);
+int cmd_fleet(struct cli_call *call); /* agent/cmd_fleet.c */
+int cmd_rollout(struct cli_call *call);
 
 /* The running daemon's pid (from state_dir/daemon.pid), 0 when none is alive. */
 long daemon_running_pid(const struct config *cfg);

@@ -2,19 +2,26 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
+#include "agent/fleet_publish.h"
 #include "base/err.h"
 #include "agent/log.h"
 
 #include <stdio.h>
 
-static int outcome_exit(enum cycle_outcome o)
+/* The exit code of a cycle (the rule in agent/cli.h). */
+static int outcome_exit(const struct cycle_result *res)
 {
-	switch (o) {
+	switch (res->outcome) {
 	case CYCLE_UP_TO_DATE:
 	case CYCLE_DEPLOYED:
 	case CYCLE_BUILT:
-	case CYCLE_SKIPPED:
+	case CYCLE_UNCHANGED:
+	case CYCLE_WAITING: /* the plan holds it back: nothing is wrong here */
 		return 0;
+	case CYCLE_SKIPPED:
+		return EXIT_SKIPPED;
+	case CYCLE_ERROR:
+		return res->config_error ? EXIT_USAGE : EXIT_REFUSED;
 	default:
 		return EXIT_REFUSED;
 	}
@@ -31,17 +38,30 @@ int cmd_once(struct cli_call *call)
 		return EXIT_REFUSED;
 	}
 	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
-	return outcome_exit(res.outcome);
+	fleet_publish(call->cfg, &res);
+	return outcome_exit(&res);
 }
 
 int cmd_retry(struct cli_call *call)
 {
 	struct err e = {{0}};
-	int n = cycle_retry(call->cfg, call->argc == 1 ? call->argv[0] : NULL, &e);
+	const char *commit = call->argc == 1 ? call->argv[0] : NULL;
+	int n = cycle_retry(call->cfg, commit, &e);
 
 	if (n < 0) {
 		log_print(stderr, "cim-agent: %s\n", e.msg);
 		return EXIT_REFUSED;
+	}
+	if (n == 0 && commit) {
+		log_print(stderr,
+			  "cim-agent: retry: %s is not a failed commit; 'cim-agent status' names "
+			  "the failed ones\n",
+			  commit);
+		return EXIT_REFUSED;
+	}
+	if (n == 0) {
+		printf("no failed commits to forget; nothing to do\n");
+		return 0;
 	}
 	printf("forgot %d failed commit%s; the next cycle tries again\n", n, n == 1 ? "" : "s");
 	return 0;
@@ -57,5 +77,6 @@ int cmd_rollback(struct cli_call *call)
 		return EXIT_REFUSED;
 	}
 	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
+	fleet_publish(call->cfg, &res);
 	return 0;
 }

@@ -40,7 +40,8 @@ static void print_fetched(const struct config *cfg, const struct pull_outcome *p
 	if (po->precheck[0])
 		log_print(stdout, "precheck  %s\n", po->precheck);
 	print_result(stdout, &po->result);
-	if (po->result.rewound)
+	/* Without --allow-rewind a rewind is refused (the verdict says why). */
+	if (po->result.rewound && po->result.trusted)
 		printf("rewind    accepted by --allow-rewind; baseline is now %s\n",
 		       po->result.commit);
 }
@@ -179,6 +180,9 @@ int cmd_verify(struct cli_call *call)
 	rc = cli_load_config(&cfg, call->config_path);
 	if (rc)
 		return rc;
+	/* In the mirror, HEAD is what the fetch brought: the tip of the branch. */
+	if (rev && strcmp(rev, "HEAD") == 0)
+		rev = NULL;
 	snprintf(mirror, sizeof(mirror), "%s/mirror.git", cfg.agent.state_dir);
 	rc = verify_in_repo(mirror, cfg.repo.allowed_signers, rev, &cfg);
 	config_release(&cfg);

@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #define SECRETS_USAGE                                                                              \
-	"usage: cim-agent secrets decrypt [-i IDENTITY]... [--passphrase-file F] FILE\n"           \
+	"usage: cim-agent [-c CONFIG] secrets decrypt [-i IDENTITY]... [--passphrase-file F] "     \
+	"FILE\n"                                                                                   \
 	"       cim-agent secrets recipient [-i KEY]...\n"                                         \
 	"       cim-agent [-c CONFIG] secrets install --repo DIR\n"                                \
 	"       cim-agent [-c CONFIG] secrets activate MANIFEST\n"                                 \
@@ -41,7 +42,33 @@ static const struct option decrypt_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int secrets_decrypt(int argc, char **argv)
+/* Without -i: the identities of the config, as the cycle uses them. */
+static int load_configured_identities(struct age_identities *ids, const char *config_path)
+{
+	struct config cfg = {0};
+	struct err e = {{0}};
+	int rc = 0;
+
+	if (config_load(&cfg, config_path, &e) < 0) {
+		fprintf(stderr,
+			"cim-agent: secrets: decrypt needs -i IDENTITY, --passphrase-file, or a "
+			"config with [secrets] identity: %s\n",
+			e.msg);
+		rc = usage_error(NULL);
+	}
+	for (size_t i = 0; rc == 0 && i < cfg.secrets.identity.n; i++)
+		if (identity_load_file(ids, cfg.secrets.identity.v[i], &e) < 0) {
+			fprintf(stderr, "cim-agent: [secrets] identity: %s\n", e.msg);
+			rc = EXIT_USAGE;
+		}
+	if (rc == 0 && cfg.secrets.identity.n == 0)
+		rc = usage_error("decrypt needs -i IDENTITY, --passphrase-file, or [secrets] "
+				 "identity in the config");
+	config_release(&cfg);
+	return rc;
+}
+
+static int secrets_decrypt(int argc, char **argv, const char *config_path)
 {
 	struct age_identities ids = {0};
 	struct err e = {{0}};
@@ -71,10 +98,13 @@ static int secrets_decrypt(int argc, char **argv)
 		}
 		have_any = 1;
 	}
-	if (optind != argc - 1 || !have_any) {
+	if (optind != argc - 1) {
 		identities_release(&ids);
-		return usage_error(have_any ? "decrypt takes one FILE"
-					    : "decrypt needs -i IDENTITY or --passphrase-file");
+		return usage_error("decrypt takes one FILE");
+	}
+	if (!have_any && (c = load_configured_identities(&ids, config_path)) != 0) {
+		identities_release(&ids);
+		return c;
 	}
 	if (strcmp(argv[optind], "-") == 0)
 		src.fd = STDIN_FILENO;
@@ -197,13 +227,33 @@ static int secrets_install_repo(const struct config *cfg, char *repo)
 	return 0;
 }
 
+/* Back to the generation before the current one; without one, nothing
+ * changes: removing the secrets would take them from the running system. */
+static int secrets_rollback_older(const struct config *cfg, struct err *e)
+{
+	unsigned gen = 0, current = 0;
+
+	if (secrets_current(cfg->secrets.dir, &current, e) < 0 ||
+	    secrets_previous(cfg->secrets.dir, &gen, e) < 0)
+		return EXIT_REFUSED;
+	if (current && !gen) {
+		err_set(e,
+			"%s: there is no older generation than %u to roll back to; nothing changed",
+			cfg->secrets.dir, current);
+		return EXIT_REFUSED;
+	}
+	if (secrets_rollback(cfg->secrets.dir, &gen, e) < 0)
+		return EXIT_REFUSED;
+	fprintf(stderr, "cim-agent: %s is back at generation %u\n", cfg->secrets.dir, gen);
+	return 0;
+}
+
 static int secrets_manage(int argc, char **argv, const char *config_path)
 {
 	const char *verb = argv[0];
 	char *repo = NULL;
 	struct config cfg = {0};
 	struct err e = {{0}};
-	unsigned gen = 0;
 	int c, rc;
 
 	optind = 1;
@@ -230,13 +280,7 @@ static int secrets_manage(int argc, char **argv, const char *config_path)
 	if (strcmp(verb, "install") == 0) {
 		rc = secrets_install_repo(&cfg, repo);
 	} else if (strcmp(verb, "rollback") == 0) {
-		rc = secrets_rollback(cfg.secrets.dir, &gen, &e) < 0 ? EXIT_REFUSED : 0;
-		if (rc == 0 && gen)
-			fprintf(stderr, "cim-agent: %s is back at generation %u\n", cfg.secrets.dir,
-				gen);
-		else if (rc == 0)
-			fprintf(stderr, "cim-agent: %s removed (there was no older generation)\n",
-				cfg.secrets.dir);
+		rc = secrets_rollback_older(&cfg, &e);
 	} else {
 		rc = secrets_commit(cfg.secrets.dir, &e) < 0 ? EXIT_REFUSED : 0;
 	}
@@ -297,7 +341,7 @@ int cmd_secrets(struct cli_call *call)
 	if (argc < 2)
 		return usage_error(NULL);
 	if (strcmp(argv[1], "decrypt") == 0)
-		return secrets_decrypt(argc - 1, argv + 1);
+		return secrets_decrypt(argc - 1, argv + 1, config_path);
 	if (strcmp(argv[1], "recipient") == 0)
 		return secrets_recipient(argc - 1, argv + 1, config_path);
 	if (strcmp(argv[1], "activate") == 0)

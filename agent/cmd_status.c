@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "agent/history.h"
 #include "agent/cycle.h"
+#include "agent/fleet_status.h"
 #include "agent/log.h"
 #include "agent/state.h"
 
@@ -47,6 +48,61 @@ static bool is_stale(const struct config *cfg, const struct agent_state *st)
 	return last && time(NULL) - last > limit;
 }
 
+/* The newest failure is about the tip: it is the situation now, not history. */
+static bool tip_failed(const struct agent_state *st)
+{
+	return st->nfailed && st->remote_tip &&
+	       strcmp(st->failed[st->nfailed - 1].commit, st->remote_tip) == 0;
+}
+
+static bool succeeded(int outcome)
+{
+	return outcome == CYCLE_DEPLOYED || outcome == CYCLE_UP_TO_DATE ||
+	       outcome == CYCLE_UNCHANGED || outcome == CYCLE_BUILT;
+}
+
+/* One line for the situation now, before the details. */
+static void print_situation(const struct agent_state *st)
+{
+	const char *tip = str(st->remote_tip), *branch = str(st->branch);
+	int o = st->last_outcome;
+
+	if (st->phase != PHASE_IDLE)
+		log_print(stdout, "now        deploying %.12s (%s)\n", str(st->target.commit),
+			  cycle_phase_name(st->phase));
+	else if (o == CYCLE_SKIPPED || (o == CYCLE_UP_TO_DATE && tip_failed(st)))
+		log_print(stdout,
+			  "now        waiting: the tip %.12s failed before; push a newer commit or "
+			  "run 'cim-agent retry'\n",
+			  tip);
+	else if (succeeded(o) && st->deployed && st->remote_tip &&
+		 strcmp(st->deployed, st->remote_tip) == 0)
+		log_print(stdout, "now        healthy: %.12s runs, the tip of %s\n", st->deployed,
+			  branch);
+	else if (succeeded(o))
+		log_print(stdout, "now        healthy: %.12s runs\n",
+			  str(st->deployed ?: st->built));
+	else if (o >= 0)
+		log_print(stdout, "now        FAILING: %.12s %s (details below)\n", tip,
+			  cycle_outcome_name(o));
+}
+
+/* Failures that are not the situation now: history, last. */
+static void print_past_failures(const struct agent_state *st)
+{
+	const struct state_failure *last;
+	char a[64];
+
+	if (!st->nfailed || tip_failed(st))
+		return;
+	last = &st->failed[st->nfailed - 1];
+	log_print(stdout,
+		  "history    %zu earlier failed commit%s, latest %.12s %s: %s ('cim-agent "
+		  "history' has more)\n",
+		  st->nfailed, st->nfailed == 1 ? "" : "s", last->commit,
+		  ago((time_t)last->at, a, sizeof(a)), str(last->reason));
+}
+
 /* What runs, what failed and what comes next. */
 static void print_deployment(const struct config *cfg, const struct agent_state *st, long pid)
 {
@@ -64,7 +120,7 @@ static void print_deployment(const struct config *cfg, const struct agent_state 
 	log_print(stdout, "remote     %s %s, tip %.12s fetched %s\n", str(st->remote_url),
 		  str(st->branch), str(st->remote_tip), ago((time_t)st->fetched_at, b, sizeof(b)));
 	log_print(stdout, "baseline   %.12s\n", str(st->baseline));
-	if (st->nfailed) {
+	if (tip_failed(st)) {
 		const struct state_failure *last = &st->failed[st->nfailed - 1];
 		log_print(stdout, "failed     %zu commit%s; latest %.12s: %s\n", st->nfailed,
 			  st->nfailed == 1 ? "" : "s", last->commit, str(last->reason));
@@ -99,11 +155,13 @@ static void print_human(const struct config *cfg, const struct agent_state *st, 
 			  cfg->agent.state_dir);
 		return;
 	}
+	print_situation(st);
 	log_print(stdout, "phase      %s (since %s)\n", cycle_phase_name(st->phase),
 		  ago((time_t)st->phase_since, a, sizeof(a)));
 	if (st->phase != PHASE_IDLE && st->target.commit)
 		log_print(stdout, "           deploying %.12s\n", st->target.commit);
 	print_deployment(cfg, st, pid);
+	print_past_failures(st);
 }
 
 /* The status --json document: every key, its type and meaning are in
@@ -111,9 +169,16 @@ static void print_human(const struct config *cfg, const struct agent_state *st, 
  * them is a new STATUS_SCHEMA there and here. */
 static json_t *status_json(const struct config *cfg, const struct agent_state *st, long pid)
 {
-	return json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA, "daemon",
-			 "running", pid != 0, "pid", (json_int_t)pid, "stale", is_stale(cfg, st),
-			 "state", state_to_json(st, false));
+	json_t *o = json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA,
+			      "daemon", "running", pid != 0, "pid", (json_int_t)pid, "stale",
+			      is_stale(cfg, st), "state", state_to_json(st, false));
+	json_t *fleet = fleet_status_json(cfg);
+
+	if (o && fleet)
+		json_object_set_new(o, "fleet", fleet);
+	else
+		json_decref(fleet);
+	return o;
 }
 
 int cmd_status_parse(int argc, char **argv, struct cli_call *call)
@@ -152,6 +217,7 @@ int cmd_status(struct cli_call *call)
 		json_decref(out);
 	} else {
 		print_human(cfg, &st, pid);
+		fleet_status_print(cfg, stdout);
 	}
 	state_release(&st);
 	return 0;

@@ -15,6 +15,7 @@ struct err;
 enum cycle_phase {
 	PHASE_IDLE,
 	PHASE_FETCH,
+	PHASE_GATE, /* the fleet's rollout gate (agent/fleet_step.c) */
 	PHASE_BUILD,
 	PHASE_SECRETS,
 	PHASE_ACTIVATE,
@@ -40,6 +41,9 @@ enum cycle_outcome {
 	CYCLE_REFUSED,	   /* the tip did not pass verification */
 	CYCLE_ERROR,	   /* fetch or local failure; nothing changed */
 	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
+	CYCLE_WAITING,	   /* the rollout gate holds what is new: an earlier wave soaks */
+	CYCLE_HALTED,	   /* the rollout of what is new is halted (failures, a bad plan) */
+	CYCLE_UNCHANGED,   /* a new commit builds the system that runs: recorded, not activated */
 	CYCLE_OUTCOME_COUNT
 };
 
@@ -48,6 +52,7 @@ struct cycle_result {
 	char commit[41];
 	char message[1536];
 	bool reboot_needed;
+	bool config_error; /* CYCLE_ERROR: the configuration is wrong (exit 2) */
 };
 
 const char *cycle_outcome_name(enum cycle_outcome o);

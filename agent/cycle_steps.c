@@ -8,6 +8,7 @@
 #include "agent/failed.h"
 #include "agent/history.h"
 #include "agent/hook.h"
+#include "agent/host_check.h"
 #include "agent/log.h"
 #include "agent/pull_step.h"
 #include "agent/secrets_step.h"
@@ -101,9 +102,18 @@ void cycle_record_history(struct cycle *c, const char *outcome, const char *reas
 static int failed(struct cycle *c, const char *history, const char *prefix, const char *why)
 {
 	cycle_set_result(c, CYCLE_FAILED, "%s%s", prefix, why);
-	cycle_log(c, LOG_ERR, "%s", c->res->message);
+	cycle_log(c, LOG_ERR, "%s", why); /* the log names the phase already */
 	cycle_remember_failed(c, c->res->commit, c->res->message);
 	cycle_record_history(c, history, c->res->message);
+	return STEP_DONE;
+}
+
+/* A fault of the host, not of the commit (agent/host_check.h): an error,
+ * retried with backoff; the commit is not marked. */
+static int host_error(struct cycle *c, const char *why)
+{
+	cycle_set_result(c, CYCLE_ERROR, "%s; the commit is not blamed and is tried again", why);
+	cycle_log(c, LOG_ERR, "%s", c->res->message);
 	return STEP_DONE;
 }
 
@@ -143,6 +153,7 @@ int step_fetch(struct cycle *c)
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the fetch finished");
 		cycle_set_result(c, CYCLE_ERROR, "%s", c->e->msg);
+		c->res->config_error = c->po.config_error;
 		cycle_log(c, LOG_ERR, "%s", c->e->msg);
 		return STEP_DONE;
 	}
@@ -162,7 +173,7 @@ int step_fetch(struct cycle *c)
 		return STEP_DONE;
 	const struct state_failure *failure =
 	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
-	return failure ? skipped(c, failure) : PHASE_BUILD;
+	return failure ? skipped(c, failure) : PHASE_GATE;
 }
 
 /* --- build: nix builds exactly the verified commit ------------------------ */
@@ -199,11 +210,47 @@ static void note_running(struct cycle *c, const char *path)
 	}
 }
 
+/* The commit builds the system that runs already: nothing to activate when
+ * its secrets for this host are the same too. */
+static bool is_unchanged(struct cycle *c, const char *path)
+{
+	const struct agent_state *st = &c->st;
+	struct err e = {{0}};
+	int same;
+
+	if (!st->deployed || !st->deployed_path || strcmp(st->deployed_path, path) != 0)
+		return false;
+	/* mode = boot: what runs waits for a reboot; the profile says it. */
+	if (c->cfg->agent.mode != MODE_BOOT && strcmp(c->running, path) != 0)
+		return false;
+	same = secrets_step_same_inputs(c->cfg, c->mirror, st->deployed, c->res->commit, &e);
+	if (same < 0)
+		cycle_log(c, LOG_WARNING, "comparing the secrets with %.12s: %s; activating",
+			  st->deployed, e.msg);
+	return same == 1;
+}
+
+static void record_commit(struct cycle *c, const char *path);
+
+static int unchanged(struct cycle *c, const char *path)
+{
+	cycle_set_result(
+	    c, CYCLE_UNCHANGED,
+	    "%s builds %s, which already runs: recorded as deployed, nothing activated",
+	    c->res->commit, path);
+	record_commit(c, path);
+	cycle_record_history(c, "unchanged", NULL);
+	cycle_log(c, LOG_NOTICE, "%s", c->res->message);
+	return STEP_DONE;
+}
+
 int step_build(struct cycle *c)
 {
-	char out_link[PATH_MAX + 16], path[PATH_MAX];
+	char out_link[PATH_MAX + 16], path[PATH_MAX], why[1024];
 	struct err e = {{0}};
 
+	if (host_check_cycle(c->cfg, why, sizeof(why)))
+		return host_error(c, why);
 	if (dir_create(c->gcroots, 0700, c->e) < 0)
 		return STEP_ABORT;
 	snprintf(out_link, sizeof(out_link), "%s/candidate", c->gcroots);
@@ -220,12 +267,14 @@ int step_build(struct cycle *c)
 		/* A build killed because the agent is stopping is not the commit's fault. */
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the build finished");
+		if (host_check_failure(c->cfg, PHASE_BUILD, why, sizeof(why)))
+			return host_error(c, why);
 		return failed(c, "build-failed", "", e.msg);
 	}
 	state_set_str(&c->st.target.path, path);
 	note_running(c, path);
 	if (c->cfg->agent.mode != MODE_BUILD)
-		return PHASE_SECRETS;
+		return is_unchanged(c, path) ? unchanged(c, path) : PHASE_SECRETS;
 	state_set_str(&c->st.built, c->res->commit);
 	state_set_str(&c->st.built_path, path);
 	cycle_set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
@@ -251,6 +300,7 @@ int step_secrets(struct cycle *c)
 {
 	unsigned generation = 0;
 	size_t count = 0;
+	char why[1024];
 	struct err e = {{0}};
 
 	/* A system that declares its secrets installs them in its activation;
@@ -265,8 +315,11 @@ int step_secrets(struct cycle *c)
 		return PHASE_ACTIVATE;
 	}
 	/* On failure nothing was switched: the running system keeps its secrets. */
-	if (secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e) < 0)
+	if (secrets_step_install(c->cfg, c->mirror, c->res->commit, &generation, &count, &e) < 0) {
+		if (host_check_failure(c->cfg, PHASE_SECRETS, why, sizeof(why)))
+			return host_error(c, why);
 		return failed(c, "secrets-failed", "secrets: ", e.msg);
+	}
 	c->st.target.secrets_generation = generation;
 	if (generation)
 		cycle_log(c, LOG_INFO, "%zu secret%s in generation %u", count,
@@ -328,6 +381,17 @@ static void record_failed_baseline(struct cycle *c)
 			  units);
 }
 
+/* A failed switch is undone; the commit is blamed unless the host explains it. */
+static int to_rollback_blaming(struct cycle *c, enum cycle_phase phase, const char *msg)
+{
+	char why[1024], both[2048];
+
+	if (!host_check_failure(c->cfg, phase, why, sizeof(why)))
+		return cycle_to_rollback(c, msg, true);
+	snprintf(both, sizeof(both), "%s; the host, not the commit: %s", msg, why);
+	return cycle_to_rollback(c, both, false);
+}
+
 void step_activate_prepare(struct cycle *c, char *what, size_t size)
 {
 	const char *path = c->st.target.path;
@@ -362,7 +426,7 @@ int step_activate(struct cycle *c)
 		/* Killed along with us (systemctl stop): the resume decides, not a verdict. */
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the activation finished");
-		return cycle_to_rollback(c, e.msg, true);
+		return to_rollback_blaming(c, PHASE_ACTIVATE, e.msg);
 	}
 	/* mode = boot: nothing runs yet, so there is nothing to check: the
 	 * next boot picks it up. */
@@ -421,15 +485,16 @@ int step_health(struct cycle *c)
 
 void step_commit_prepare(struct cycle *c, char *what, size_t size)
 {
+	bool boot_default =
+	    c->cfg->agent.mode == MODE_SWITCH && c->cfg->nix.platform == PLATFORM_NIXOS;
+
 	snprintf(what, size, "healthy; making %s the %s", c->st.target.path,
-		 c->cfg->agent.mode == MODE_SWITCH ? "boot default" : "deployed system");
+		 boot_default ? "boot default" : "deployed system");
 }
 
 /* The deployed commit moves, and the trust baseline with it. */
-static void record_deployed(struct cycle *c, const char *path)
+static void record_commit(struct cycle *c, const char *path)
 {
-	state_set_str(&c->st.last_good_path, c->st.deployed_path);
-	state_set_str(&c->st.last_good_commit, c->st.deployed);
 	state_set_str(&c->st.deployed, c->res->commit);
 	state_set_str(&c->st.deployed_path, path);
 	state_set_str(&c->st.deployed_signer, c->st.target.signer);
@@ -438,6 +503,14 @@ static void record_deployed(struct cycle *c, const char *path)
 	state_set_str(&c->st.baseline, c->res->commit);
 	c->st.attempt = 0;
 	state_set_str(&c->st.attempt_commit, NULL);
+}
+
+/* What ran before becomes the known-good one a manual rollback goes to. */
+static void record_deployed(struct cycle *c, const char *path)
+{
+	state_set_str(&c->st.last_good_path, c->st.deployed_path);
+	state_set_str(&c->st.last_good_commit, c->st.deployed);
+	record_commit(c, path);
 }
 
 int step_commit(struct cycle *c)
@@ -451,7 +524,7 @@ int step_commit(struct cycle *c)
 	if (boot_default && activate(&c->cfg->nix, path, ACTIVATE_COMMIT, &ar, &e) < 0) {
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the commit step finished");
-		return cycle_to_rollback(c, e.msg, true);
+		return to_rollback_blaming(c, PHASE_COMMIT, e.msg);
 	}
 	if (boot_default && ar.reboot_needed)
 		c->st.reboot_needed = true;
@@ -477,7 +550,10 @@ void step_rollback_prepare(struct cycle *c, char *what, size_t size)
 	const char *previous = c->st.target.previous_path;
 
 	state_set_str(&c->st.target.rollback_reason, c->why);
-	snprintf(what, size, "rolling back to %s: %s", previous ? previous : "(none)", c->why);
+	if (!previous || !*previous)
+		snprintf(what, size, "nothing ran before to roll back to: %s", c->why);
+	else
+		snprintf(what, size, "rolling back to %s: %s", previous, c->why);
 }
 
 /* Switches the secrets back to the generation before this deployment, once:
@@ -496,12 +572,30 @@ static void restore_secrets(struct cycle *c)
 		cycle_log(c, LOG_NOTICE, "secrets back to generation %u", current);
 }
 
+/* Nothing ran before this deployment: there is no system to go back to. */
+static int first_deployment_failed(struct cycle *c)
+{
+	cycle_set_result(
+	    c, CYCLE_FAILED,
+	    "%s; this was the first deployment on this host: nothing ran before it, so "
+	    "there is nothing to roll back to, and %s stays in place; %s",
+	    c->why, c->st.target.path ? c->st.target.path : "the new system",
+	    c->mark_failed ? "push a commit that fixes it" : "the commit is tried again");
+	cycle_log(c, LOG_ERR, "%s", c->res->message);
+	if (c->mark_failed)
+		cycle_remember_failed(c, c->res->commit, c->why);
+	cycle_record_history(c, "deploy-failed", c->res->message);
+	return STEP_DONE;
+}
+
 int step_rollback(struct cycle *c)
 {
 	const char *previous = c->st.target.previous_path;
 	struct err e = {{0}};
 
 	restore_secrets(c);
+	if (!previous || !*previous)
+		return first_deployment_failed(c);
 	if (activate_rollback(&c->cfg->nix, previous, &e) < 0) {
 		cycle_set_result(c, CYCLE_ROLLED_BACK, "%s; ROLLBACK FAILED: %s", c->why, e.msg);
 		cycle_log(c, LOG_CRIT, "rollback failed: %s", e.msg);

@@ -206,3 +206,61 @@ out:
 	pull_tree_close(tree);
 	return rc;
 }
+
+/* 1 when path is absent from both trees or holds the same bytes in both; 0
+ * when it differs (a symlink counts as a difference); -1 on error. */
+static int same_file(struct pull_tree *a, struct pull_tree *b, const char *path, struct err *e)
+{
+	char *da = NULL, *db = NULL;
+	size_t la = 0, lb = 0;
+	int ha = pull_tree_has(a, path, e), hb = ha < 0 ? -1 : pull_tree_has(b, path, e);
+	int sa = 0, sb = 0, rc = -1;
+
+	if (ha < 0 || hb < 0)
+		return -1;
+	if (ha != hb || !ha)
+		return ha == hb;
+	if (pull_tree_read(a, path, &da, &la, &sa, e) == 0 &&
+	    pull_tree_read(b, path, &db, &lb, &sb, e) == 0)
+		rc = !sa && !sb && la == lb && memcmp(da, db, la) == 0;
+	free(da);
+	free(db);
+	return rc;
+}
+
+/* Compares the manifest and the files of this host's secrets. */
+static int same_secrets(const struct config *cfg, struct pull_tree *a, struct pull_tree *b,
+			struct err *e)
+{
+	struct manifest *m;
+	int rc = same_file(a, b, cfg->secrets.manifest, e);
+
+	if (rc != 1 || pull_tree_has(b, cfg->secrets.manifest, e) != 1)
+		return rc;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return err_set(e, "out of memory");
+	rc = secrets_load_manifest(m, cfg->secrets.manifest, pull_tree_read, b, e) < 0 ? -1 : 1;
+	for (size_t i = 0; rc == 1 && i < m->n; i++)
+		if (manifest_applies(&m->v[i], cfg->agent.hostname))
+			rc = same_file(a, b, m->v[i].file, e);
+	manifest_release(m);
+	free(m);
+	return rc;
+}
+
+int secrets_step_same_inputs(const struct config *cfg, const char *mirror, const char *before,
+			     const char *commit, struct err *e)
+{
+	struct pull_tree *a = NULL, *b = NULL;
+	int rc = -1;
+
+	if (pull_tree_open(&a, mirror, before, SECRETS_MAX_FILE, e) == 0 &&
+	    pull_tree_open(&b, mirror, commit, SECRETS_MAX_FILE, e) == 0)
+		rc = same_secrets(cfg, a, b, e);
+	if (a)
+		pull_tree_close(a);
+	if (b)
+		pull_tree_close(b);
+	return rc;
+}

@@ -47,4 +47,10 @@ int secrets_step_install_from(const struct config *cfg, secrets_read_blob_fn rea
 			      bool have_manifest, bool drop_leftovers, unsigned *generation,
 			      size_t *installed, struct err *e);
 
+/* 1 when this host's secrets are the same in both commits of the mirror
+ * (the manifest and the .age files of the secrets meant for it, byte for
+ * byte, or no manifest in either); 0 when they differ; -1 on error. */
+int secrets_step_same_inputs(const struct config *cfg, const char *mirror, const char *before,
+			     const char *commit, struct err *e);
+
 #endif

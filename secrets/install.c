@@ -229,11 +229,29 @@ static int list_gens(const char *gens, unsigned *nums, size_t max, size_t *count
 
 #define MAX_GENS 1024
 
+int secrets_previous(const char *dir, unsigned *previous, struct err *e)
+{
+	char gens[PATH_MAX];
+	unsigned cur, nums[MAX_GENS];
+	size_t count;
+
+	*previous = 0;
+	if (gens_path(dir, gens, sizeof(gens), e) < 0 || secrets_current(dir, &cur, e) < 0)
+		return -1;
+	if (!cur)
+		return 0;
+	if (list_gens(gens, nums, MAX_GENS, &count, e) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (nums[i] < cur && nums[i] > *previous)
+			*previous = nums[i];
+	return 0;
+}
+
 int secrets_rollback(const char *dir, unsigned *generation, struct err *e)
 {
 	char gens[PATH_MAX], name[16];
-	unsigned cur, prev = 0, nums[MAX_GENS];
-	size_t count;
+	unsigned cur, prev;
 	int gfd;
 
 	if (generation)
@@ -242,11 +260,8 @@ int secrets_rollback(const char *dir, unsigned *generation, struct err *e)
 		return -1;
 	if (!cur)
 		return err_set(e, "%s: no secrets are installed, nothing to roll back", dir);
-	if (list_gens(gens, nums, MAX_GENS, &count, e) < 0)
+	if (secrets_previous(dir, &prev, e) < 0)
 		return -1;
-	for (size_t i = 0; i < count; i++)
-		if (nums[i] < cur && nums[i] > prev)
-			prev = nums[i];
 	if (prev) {
 		if (switch_to(dir, prev, e) < 0)
 			return -1;

@@ -64,6 +64,10 @@ int secrets_install(const struct manifest *m, const struct secrets_install_opts 
  * generation now current, 0 for none. */
 int secrets_rollback(const char *dir, unsigned *generation, struct err *e);
 
+/* The newest generation older than the current one in *previous, 0 when
+ * there is none (or nothing is installed). */
+int secrets_previous(const char *dir, unsigned *previous, struct err *e);
+
 /* Deletes every generation but the current one (the deployment is committed). */
 int secrets_commit(const char *dir, struct err *e);
 

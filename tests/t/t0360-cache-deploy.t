@@ -106,7 +106,7 @@ test_expect_success 'a path missing from the cache fails the commit clearly and 
 	test "$(current)" = "$good" &&
 	test "$(state_field deployed_path)" = "$good" &&
 	test_grep "$(git -C origin rev-parse main)" state/state.json &&
-	agent -c agent.conf once >out &&
+	test_expect_code 3 agent -c agent.conf once >out &&
 	test_grep "^skipped: .*failed before" out
 '
 

@@ -221,14 +221,21 @@ test_expect_success 'a real directory in the place of the symlink is not replace
 	test_grep "exists and is not a symlink" err
 '
 
-test_expect_success 'rollback past the first generation removes the symlink' '
+test_expect_success 'rollback with no older generation is refused and keeps the secrets' '
 	test_when_finished config &&
 	reset &&
 	sed -i "s|^dir = .*|dir = $TRASH/fresh/secrets|" agent.conf &&
 	install 2>err &&
-	cim -c agent.conf secrets rollback 2>err &&
+	link=$(readlink fresh/secrets) &&
+	test_expect_code 1 cim -c agent.conf secrets rollback 2>err &&
 	test_grep "no older generation" err &&
-	test ! -e fresh/secrets && test ! -L fresh/secrets &&
+	test "$(readlink fresh/secrets)" = "$link" &&
+	test -e fresh/secrets/db
+'
+
+test_expect_success 'rollback with nothing installed is refused' '
+	test_when_finished config &&
+	sed -i "s|^dir = .*|dir = $TRASH/empty/secrets|" agent.conf &&
 	test_expect_code 1 cim -c agent.conf secrets rollback 2>err &&
 	test_grep "nothing to roll back" err
 '
