@@ -95,18 +95,18 @@ static int unlisted(struct cycle *c)
 	return STEP_DONE;
 }
 
-bool cache_step_still_unlisted(struct cycle *c)
+int cache_step_unless_unlisted(struct cycle *c, int next)
 {
 	if (c->cfg->nix.source != SOURCE_CACHE) {
 		state_set_str(&c->st.unlisted, NULL);
-		return false;
+		return next;
 	}
 	if (!c->st.unlisted || strcmp(c->st.unlisted, c->res->commit) != 0)
-		return false;
+		return next;
 	cycle_set_result(c, CYCLE_UP_TO_DATE, "%s is not in %s of %.12s: it keeps %s",
 			 c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit,
 			 c->st.deployed_path ? c->st.deployed_path : "what it runs");
-	return true;
+	return STEP_DONE;
 }
 
 static int realise(struct cycle *c, const struct deployfile_host *h, const char *gc_root,
@@ -129,7 +129,16 @@ static int realise(struct cycle *c, const struct deployfile_host *h, const char 
 	return give_up(c, realise_commit_fault(r) ? FAULT_COMMIT : FAULT_HOST, e.msg);
 }
 
-int cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t size)
+void cache_step_describe(struct cycle *c, char *what, size_t size)
+{
+	if (c->cfg->nix.source == SOURCE_CACHE)
+		snprintf(what, size, "taking the system of %.12s from %s and the binary caches",
+			 c->res->commit, c->cfg->nix.deploy_file);
+	else
+		snprintf(what, size, "building %.12s (%s)", c->res->commit, c->cfg->nix.attr);
+}
+
+bool cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t size)
 {
 	struct deployfile d = {0};
 	const struct deployfile_host *h;
@@ -137,6 +146,8 @@ int cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t 
 	struct err e = {{0}};
 	int rc;
 
+	if (c->cfg->nix.source != SOURCE_CACHE)
+		return false;
 	/* Everything the file says is checked before anything is fetched. */
 	if (read_deployfile(c, &d, &f, &e) < 0)
 		return give_up(c, f, e.msg);
@@ -150,5 +161,5 @@ int cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t 
 		rc = realise(c, h, gc_root, path, size);
 	}
 	deployfile_release(&d);
-	return rc;
+	return rc != 0;
 }
