@@ -50,6 +50,8 @@ static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
 					     [PLATFORM_SYSTEM_MANAGER] = "system-manager",
 					     [PLATFORM_PROFILE] = "profile",
 					     NULL};
+static const char *const source_names[] = {
+    [SOURCE_BUILD] = "build", [SOURCE_CACHE] = "cache", NULL};
 
 const char *config_platform_name(enum platform p)
 {
@@ -84,6 +86,8 @@ static const struct key keys[] = {
     K(nix, build_args, "build_args", T_STRING, false, NULL),
     K(nix, build_timeout, "build_timeout", T_DURATION, false, "1h"),
     K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
+    E(nix, source, "source", source_names, "build"),
+    K(nix, deploy_file, "deploy_file", T_STRING, false, "deploy/hosts.json"),
     K(health, timeout, "timeout", T_DURATION, false, "120s"),
     K(health, interval, "interval", T_DURATION, false, "5s"),
     K(health, settle, "settle", T_DURATION, false, "30s"),

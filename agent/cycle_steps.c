@@ -3,6 +3,7 @@
  * saves it with the phase; step_X() runs and names the next phase. */
 #include "agent/cycle_steps.h"
 
+#include "agent/cache_step.h"
 #include "agent/config.h"
 #include "agent/failed.h"
 #include "agent/history.h"
@@ -170,7 +171,7 @@ int step_fetch(struct cycle *c)
 	}
 	const struct state_failure *failure =
 	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
-	return failure ? skipped(c, failure) : PHASE_GATE;
+	return failure ? skipped(c, failure) : cache_step_unless_unlisted(c, PHASE_GATE);
 }
 
 /* --- build: nix builds exactly the verified commit ------------------------ */
@@ -181,7 +182,7 @@ void step_build_prepare(struct cycle *c, char *what, size_t size)
 	state_set_str(&c->st.target.signer, c->po.result.identity);
 	state_set_str(&c->st.target.key, c->po.result.fingerprint);
 	c->st.target.started_at = (int64_t)time(NULL);
-	snprintf(what, size, "building %.12s (%s)", c->res->commit, c->cfg->nix.attr);
+	cache_step_describe(c, what, size);
 }
 
 /* What runs now gets a GC root, and the closure diff says what changes. */
@@ -239,7 +240,7 @@ static int unchanged(struct cycle *c, const char *path)
 
 int step_build(struct cycle *c)
 {
-	char out_link[PATH_MAX + 16], path[PATH_MAX], why[1024];
+	char out_link[PATH_MAX + 16], path[PATH_MAX] = "", why[1024];
 	struct err e = {{0}};
 
 	if (host_check_cycle(c->cfg, why, sizeof(why)))
@@ -247,12 +248,12 @@ int step_build(struct cycle *c)
 	if (dir_create(c->gcroots, 0700, c->e) < 0)
 		return STEP_ABORT;
 	snprintf(out_link, sizeof(out_link), "%s/candidate", c->gcroots);
-	if (pull_pin(c->mirror, c->res->commit, BUILD_REF, &e) < 0) {
-		cycle_set_result(c, CYCLE_ERROR, "%s", e.msg);
+	if (pull_pin(c->mirror, c->res->commit, BUILD_REF, &e) < 0)
+		return host_error(c, e.msg);
+	if (cache_step_realise(c, out_link, path, sizeof(path)))
 		return STEP_DONE;
-	}
-	if (build_system(&c->cfg->nix, c->mirror, c->res->commit, out_link, path, sizeof(path),
-			 &e) < 0) {
+	if (!path[0] && build_system(&c->cfg->nix, c->mirror, c->res->commit, out_link, path,
+				     sizeof(path), &e) < 0) {
 		/* A build killed because the agent is stopping is not the commit's fault. */
 		if (cycle_stop_requested())
 			return cycle_stopped(c, "the build finished");

@@ -67,6 +67,7 @@ static const struct key keys[] = {
     F("built_path", K_STR, built_path),
     F("reboot_needed", K_YES, reboot_needed),
     F("health", K_STR, health),
+    F("unlisted", K_STR, unlisted),
     F("target", K_STR, target.commit),
     F("target_path", K_STR, target.path),
     F("target_signer", K_STR, target.signer),

@@ -93,6 +93,9 @@ struct agent_state {
 	char *built, *built_path; /* mode = build */
 	bool reboot_needed;
 	char *health; /* "passed" or "no checks configured" */
+	/* source = cache: the last verified commit whose deployment file does
+	 * not name this host, which keeps what it runs */
+	char *unlisted;
 
 	struct state_target target;
 	int64_t attempt; /* activations of attempt_commit, across interruptions */

@@ -10,6 +10,11 @@
 
 enum platform { PLATFORM_NIXOS, PLATFORM_DARWIN, PLATFORM_SYSTEM_MANAGER, PLATFORM_PROFILE };
 
+/* Where the system comes from: built on the host from the verified flake, or
+ * a prebuilt one the verified commit's deployment file names, substituted
+ * from the host's binary caches (apply/realise.h). */
+enum nix_source { SOURCE_BUILD, SOURCE_CACHE };
+
 struct nix_settings {
 	enum platform platform;
 	char *attr;    /* defaults per platform, {host} replaced */
@@ -18,6 +23,8 @@ struct nix_settings {
 	char *build_args;
 	unsigned build_timeout;
 	char *current_system; /* the running system's link (nixos, darwin) */
+	enum nix_source source;
+	char *deploy_file; /* source = cache: the deployment file, in the commit's tree */
 };
 
 struct health_settings {

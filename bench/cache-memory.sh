@@ -10,6 +10,9 @@
 #     evaluates and builds everything;
 #   - cache: what apply/realise.c runs, nix-store --realise of the toplevel from
 #     a signed file:// cache into an empty host store.
+#   - cim-agent once in each mode (mode = build: no activation), a whole
+#     cycle with the fetch and the verification of a signed commit (CIM_AGENT,
+#     default build/release/cim-agent; skipped when it is not built).
 # Each figure is the median of RUNS runs, from /usr/bin/time -v (peak RSS of
 # nix and its children, wall time). Needs root and unshare (a store per host,
 # as tests/t/lib-cache.sh does). Not part of make check.
@@ -101,6 +104,25 @@ sed '/^substituters *=/d' "$NIX_CONF_DIR/nix.conf" >"$work/host-conf/nix.conf"
 printf 'substituters = file://%s/cache\ntrusted-public-keys = %s\nrequire-sigs = true\n' \
 	"$work" "$(cat "$work/pub")" >>"$work/host-conf/nix.conf"
 
+# The agent's whole cycle, fetch and verification included, in each mode, on
+# an empty host store: a signed commit of the flake with its deployment file,
+# and mode = build (the bench system has nothing to activate).
+agent=${CIM_AGENT:-$src/build/release/cim-agent}
+mkdir -p "$work/flake/deploy"
+printf '{"version": 1, "hosts": {"bench": {"path": "%s"}}}\n' "$path" >"$work/flake/deploy/hosts.json"
+ssh-keygen -q -t ed25519 -N '' -C ci -f "$work/ci_key"
+printf 'ci@example.com %s\n' "$(cut -d' ' -f1,2 "$work/ci_key.pub")" >"$work/allowed_signers"
+git -C "$work/flake" init -q -b main && git -C "$work/flake" add -A &&
+	git -C "$work/flake" -c user.name=CI -c user.email=ci@example.com -c gpg.format=ssh \
+		-c user.signingkey="$work/ci_key" commit -q -S -m bench
+agent_conf() { # SOURCE
+	printf '[agent]\nhostname = bench\nstate_dir = %s/h/agent\nmode = build\n' "$work"
+	printf '[repo]\nurl = %s/flake\nallowed_signers = %s/allowed_signers\n' "$work" "$work"
+	printf '[nix]\nnix = %s\ncurrent_system = %s/none\nsource = %s\n' "$(command -v nix)" "$work" "$1"
+}
+agent_conf build >"$work/agent-build.conf"
+agent_conf cache >"$work/agent-cache.conf"
+
 : >"$work/runs"
 i=1
 while [ $i -le "$RUNS" ]; do
@@ -111,6 +133,12 @@ while [ $i -le "$RUNS" ]; do
 	rm -rf "$work/h" && mkdir -p "$work/h/nix"
 	measure cache host "$work/host-conf" "$work/h" $timed nix-store --option require-sigs true --option substitute true \
 		--option narinfo-cache-negative-ttl 0 --realise "$path" --add-root "$work/h/root" --indirect
+	if [ -x "$agent" ]; then
+		rm -rf "$work/h" && mkdir -p "$work/h/nix"
+		measure agent-build host "$NIX_CONF_DIR" "$work/h" $timed "$agent" -c "$work/agent-build.conf" once
+		rm -rf "$work/h" && mkdir -p "$work/h/nix"
+		measure agent-cache host "$work/host-conf" "$work/h" $timed "$agent" -c "$work/agent-cache.conf" once
+	fi
 	i=$((i + 1))
 done
 
@@ -123,8 +151,11 @@ echo "One system: $OPTIONS module options, a closure of $closure paths, $size Mi
 echo
 echo "| on the host | peak RSS | wall time |"
 echo "|---|---|---|"
-for l in build eval cache; do
+for l in build eval cache agent-build agent-cache; do
+	grep -q "^$l " "$work/runs" || continue
 	case $l in
+	agent-build) what="cim-agent once, source = build, empty store (fetch, verify, evaluate, build)" ;;
+	agent-cache) what="cim-agent once, source = cache, empty store (fetch, verify, read the file, substitute)" ;;
 	build) what="source = build, empty store (nix build: evaluate and build)" ;;
 	eval) what="source = build, all built already (nix build: evaluation only)" ;;
 	cache) what="source = cache, empty store (nix-store --realise from a file:// cache)" ;;

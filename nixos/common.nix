@@ -301,6 +301,11 @@ in
             build_args = key types.str null "Extra arguments to `nix build`, split on spaces.";
             build_timeout = key duration "1h" "A build running longer than this is killed and fails.";
             current_system = key absPath "/run/current-system" "The running system's link (nixos, darwin).";
+            source = key (types.enum [
+              "build"
+              "cache"
+            ]) "build" "`build`: build the verified commit's flake on the host. `cache`: take the store path that the verified commit's `deploy_file` names for this host from the host's substituters (`nix.settings.substituters`, `trusted-public-keys`), with no evaluation or build on the host.";
+            deploy_file = key types.str "deploy/hosts.json" "With `source = cache`: the deployment file's path inside the repository, as `scripts/cim-publish` writes it.";
           };
           health = {
             timeout = key duration "120s" "How long a new generation has to become healthy before it is rolled back.";

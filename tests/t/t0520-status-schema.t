@@ -12,7 +12,8 @@ d = json.load(open(sys.argv[1]))
 d.update(target_signer="ada@example.com", target_key="SHA256:abc",
          rollback_reason="health checks failed", closure_diff="hello: 1 -> 2",
          failed_units_before="a.service", built="1" * 40, built_path="/nix/store/cccc",
-         refused="4" * 40, refused_reason="not signed", from_the_future=1)
+         refused="4" * 40, refused_reason="not signed", unlisted="5" * 40,
+         from_the_future=1)
 d["failed_commits"][0]["signed"] = "ab" * 32
 d["metrics"]["failures"] = {"build": 2, "secrets": 1}
 json.dump(d, open(sys.argv[2], "w"))
