@@ -1,4 +1,5 @@
 #include "agent/config.h"
+#include "agent/config_keys.h"
 
 #include "base/err.h"
 #include "base/url.h"
@@ -18,116 +19,13 @@
 /* inih's compiled-in line buffer; longer lines are refused by line_reader(). */
 #define CONFIG_MAX_LINE 200
 
-/* T_LIST keys may repeat: each occurrence appends (a struct strlist). */
-enum key_type { T_STRING, T_PATH, T_URL, T_DURATION, T_ENUM, T_BOOL, T_LIST, T_UINT };
-
-struct key {
-	const char *section;
-	const char *name;
-	enum key_type type;
-	size_t offset;
-	bool required;
-	const char *fallback;	  /* default, as text; NULL when none */
-	const char *const *names; /* T_ENUM: the accepted words, NULL-terminated */
-};
-
-#define K(sec, field, key, type, req, def)                                                         \
-	{                                                                                          \
-#sec, key, type, offsetof(struct config, sec.field), req, def, NULL                \
-	}
-#define E(sec, field, key, names, def)                                                             \
-	{                                                                                          \
-#sec, key, T_ENUM, offsetof(struct config, sec.field), false, def, names           \
-	}
-
-static const char *const verify_names[] = {[VERIFY_TIP] = "tip", [VERIFY_ALL] = "all", NULL};
-static const char *const signer_names[] = {
-    [SIGNER_COMMITTER] = "committer", [SIGNER_ANY] = "any", NULL};
-static const char *const mode_names[] = {
-    [MODE_SWITCH] = "switch", [MODE_BOOT] = "boot", [MODE_BUILD] = "build", NULL};
-static const char *const platform_names[] = {[PLATFORM_NIXOS] = "nixos",
-					     [PLATFORM_DARWIN] = "darwin",
-					     [PLATFORM_SYSTEM_MANAGER] = "system-manager",
-					     [PLATFORM_PROFILE] = "profile",
-					     NULL};
-static const char *const source_names[] = {
-    [SOURCE_BUILD] = "build", [SOURCE_CACHE] = "cache", NULL};
-
-const char *config_platform_name(enum platform p)
-{
-	return platform_names[p];
-}
-
-const char *config_mode_name(enum agent_mode m)
-{
-	return mode_names[m];
-}
-
-static const struct key keys[] = {
-    K(agent, hostname, "hostname", T_STRING, false, NULL),
-    K(agent, state_dir, "state_dir", T_PATH, false, "/var/lib/cim-agent"),
-    K(agent, poll_interval, "poll_interval", T_DURATION, false, "60s"),
-    K(agent, poll_jitter, "poll_jitter", T_DURATION, false, "10s"),
-    E(agent, mode, "mode", mode_names, "switch"),
-    K(agent, status_group, "status_group", T_STRING, false, "cim-agent"),
-    K(repo, url, "url", T_URL, true, NULL),
-    K(repo, branch, "branch", T_STRING, false, "main"),
-    K(repo, allowed_signers, "allowed_signers", T_PATH, true, NULL),
-    E(repo, verify, "verify", verify_names, "tip"),
-    E(repo, signer, "signer", signer_names, "committer"),
-    K(repo, token_file, "token_file", T_PATH, false, NULL),
-    K(repo, ssh_key, "ssh_key", T_PATH, false, NULL),
-    K(repo, known_hosts, "known_hosts", T_PATH, false, NULL),
-    K(repo, fetch_timeout, "fetch_timeout", T_DURATION, false, "120s"),
-    E(nix, platform, "platform", platform_names, "nixos"),
-    K(nix, attr, "attr", T_STRING, false, NULL),
-    K(nix, profile, "profile", T_PATH, false, NULL),
-    K(nix, nix, "nix", T_STRING, false, "nix"),
-    K(nix, build_args, "build_args", T_STRING, false, NULL),
-    K(nix, build_timeout, "build_timeout", T_DURATION, false, "1h"),
-    K(nix, current_system, "current_system", T_PATH, false, "/run/current-system"),
-    E(nix, source, "source", source_names, "build"),
-    K(nix, deploy_file, "deploy_file", T_STRING, false, "deploy/hosts.json"),
-    K(health, timeout, "timeout", T_DURATION, false, "120s"),
-    K(health, interval, "interval", T_DURATION, false, "5s"),
-    K(health, settle, "settle", T_DURATION, false, "30s"),
-    K(health, systemd, "systemd", T_BOOL, false, "no"),
-    K(health, url, "url", T_LIST, false, NULL),
-    K(health, expect_status, "expect_status", T_UINT, false, NULL),
-    K(health, command, "command", T_LIST, false, NULL),
-    K(health, remote, "remote", T_BOOL, false, "no"),
-    K(secrets, identity, "identity", T_LIST, false, SECRETS_DEFAULT_IDENTITY),
-    K(secrets, manifest, "manifest", T_STRING, false, "secrets/secrets.conf"),
-    K(secrets, dir, "dir", T_PATH, false, "/run/cim-agent/secrets"),
-    K(secrets, allow_persistent, "allow_persistent", T_BOOL, false, "no"),
-    K(report, url, "url", T_URL, false, NULL),
-    K(report, hmac_key_file, "hmac_key_file", T_PATH, false, NULL),
-    K(report, metrics_file, "metrics_file", T_PATH, false, NULL),
-    K(report, command, "command", T_STRING, false, NULL),
-    K(report, timeout, "timeout", T_DURATION, false, "10s"),
-    K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
-    K(fleet, name, "name", T_STRING, false, NULL),
-    K(fleet, nats_url, "nats_url", T_LIST, false, NULL),
-    K(fleet, nats_creds_file, "nats_creds_file", T_PATH, false, NULL),
-    K(fleet, nats_ca_file, "nats_ca_file", T_PATH, false, NULL),
-    K(fleet, nats_cert_file, "nats_cert_file", T_PATH, false, NULL),
-    K(fleet, nats_key_file, "nats_key_file", T_PATH, false, NULL),
-    K(fleet, bucket, "bucket", T_STRING, false, "cim-fleet"),
-    K(fleet, plan, "plan", T_STRING, false, "rollout.conf"),
-    K(fleet, host_key, "host_key", T_PATH, false, NULL),
-    K(fleet, trigger_subject, "trigger_subject", T_STRING, false, "cim.fleet.trigger"),
-    K(fleet, trigger_spread, "trigger_spread", T_DURATION, false, "10s"),
-};
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
 struct parse {
 	struct config *cfg;
 	const char *name;
 	struct ini_lines lines;
 	int lineno;
-	int section_line;     /* line of the current [section] header */
-	int seen_line[NKEYS]; /* line where each key was set; 0 when unset */
+	int section_line;		/* line of the current [section] header */
+	int seen_line[CONFIG_MAX_KEYS]; /* line where each key was set; 0 when unset */
 	struct err *e;
 	bool failed;
 };
@@ -275,17 +173,17 @@ static int handler(void *user, const char *section, const char *name, const char
 	char why[400];
 	bool section_known = false;
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(keys[i].section, section) != 0)
+	for (size_t i = 0; i < config_nkeys; i++) {
+		if (strcmp(config_keys[i].section, section) != 0)
 			continue;
 		section_known = true;
-		if (strcmp(keys[i].name, name) != 0)
+		if (strcmp(config_keys[i].name, name) != 0)
 			continue;
-		if (ps->seen_line[i] && keys[i].type != T_LIST)
+		if (ps->seen_line[i] && config_keys[i].type != T_LIST)
 			return fail(ps, section, name, "set twice (first on line %d)",
 				    ps->seen_line[i]);
 		ps->seen_line[i] = ps->lineno;
-		if (set_value(ps->cfg, &keys[i], value, why, sizeof(why)) < 0)
+		if (set_value(ps->cfg, &config_keys[i], value, why, sizeof(why)) < 0)
 			return fail(ps, section, name, "%s", why);
 		return 1;
 	}
@@ -300,8 +198,9 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static bool section_known(const char *name, size_t len)
 {
-	for (size_t i = 0; i < NKEYS; i++)
-		if (strlen(keys[i].section) == len && strncmp(keys[i].section, name, len) == 0)
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (strlen(config_keys[i].section) == len &&
+		    strncmp(config_keys[i].section, name, len) == 0)
 			return true;
 	return false;
 }
@@ -388,10 +287,10 @@ static int platform_defaults(struct parse *ps)
 
 	if (!cfg->nix.attr && !attrs[p])
 		return err_set(ps->e, "%s: [nix] attr is required with platform = %s", ps->name,
-			       platform_names[p]);
+			       config_platform_name(p));
 	if (!cfg->nix.profile && !profiles[p])
 		return err_set(ps->e, "%s: [nix] profile is required with platform = %s", ps->name,
-			       platform_names[p]);
+			       config_platform_name(p));
 	if (!cfg->nix.profile && !(cfg->nix.profile = strdup(profiles[p])))
 		return err_set(ps->e, "out of memory");
 	expanded =
@@ -405,8 +304,8 @@ static int platform_defaults(struct parse *ps)
 
 static int line_of(const struct parse *ps, size_t offset)
 {
-	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].offset == offset)
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (config_keys[i].offset == offset)
 			return ps->seen_line[i];
 	return 0;
 }
@@ -460,14 +359,15 @@ static int apply_defaults(struct parse *ps)
 {
 	char why[400];
 
-	for (size_t i = 0; i < NKEYS; i++) {
+	for (size_t i = 0; i < config_nkeys; i++) {
 		if (ps->seen_line[i])
 			continue;
-		if (keys[i].required)
+		if (config_keys[i].required)
 			return err_set(ps->e, "%s: [%s] %s is required but not set", ps->name,
-				       keys[i].section, keys[i].name);
-		if (keys[i].fallback &&
-		    set_value(ps->cfg, &keys[i], keys[i].fallback, why, sizeof(why)) < 0)
+				       config_keys[i].section, config_keys[i].name);
+		if (config_keys[i].fallback &&
+		    set_value(ps->cfg, &config_keys[i], config_keys[i].fallback, why, sizeof(why)) <
+			0)
 			return err_set(ps->e, "out of memory");
 	}
 	if (check_state_dir(ps) < 0)
@@ -535,8 +435,8 @@ void config_print(const struct config *cfg, FILE *out)
 	const char *section = "";
 
 	fprintf(out, "# effective configuration of %s\n", cfg->path ? cfg->path : "(none)");
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct key *k = &config_keys[i];
 		const void *field = (const char *)cfg + k->offset;
 
 		if (strcmp(section, k->section) != 0) {
@@ -587,13 +487,14 @@ void config_print(const struct config *cfg, FILE *out)
 
 void config_release(struct config *cfg)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].type == T_STRING || keys[i].type == T_PATH || keys[i].type == T_URL) {
-			char **s = (char **)((char *)cfg + keys[i].offset);
+	for (size_t i = 0; i < config_nkeys; i++) {
+		if (config_keys[i].type == T_STRING || config_keys[i].type == T_PATH ||
+		    config_keys[i].type == T_URL) {
+			char **s = (char **)((char *)cfg + config_keys[i].offset);
 			free(*s);
 			*s = NULL;
-		} else if (keys[i].type == T_LIST) {
-			struct strlist *l = (struct strlist *)((char *)cfg + keys[i].offset);
+		} else if (config_keys[i].type == T_LIST) {
+			struct strlist *l = (struct strlist *)((char *)cfg + config_keys[i].offset);
 			for (size_t j = 0; j < l->n; j++)
 				free(l->v[j]);
 			l->n = 0;
