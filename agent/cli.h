@@ -56,6 +56,8 @@ int cmd_status_parse(int argc, char **argv, struct cli_call *call);
 int cmd_history(struct cli_call *call);
 int cmd_history_parse(int argc, char **argv, struct cli_call *call);
 int cmd_secrets(struct cli_call *call);
+int cmd_fleet(struct cli_call *call); /* agent/cmd_fleet.c */
+int cmd_rollout(struct cli_call *call);
 
 /* The running daemon's pid (from state_dir/daemon.pid), 0 when none is alive. */
 long daemon_running_pid(const struct config *cfg);

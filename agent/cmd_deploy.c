@@ -2,6 +2,7 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
+#include "agent/fleet_publish.h"
 #include "base/err.h"
 #include "agent/log.h"
 
@@ -14,6 +15,7 @@ static int outcome_exit(enum cycle_outcome o)
 	case CYCLE_DEPLOYED:
 	case CYCLE_BUILT:
 	case CYCLE_SKIPPED:
+	case CYCLE_WAITING: /* the plan holds it back: nothing is wrong here */
 		return 0;
 	default:
 		return EXIT_REFUSED;
@@ -31,6 +33,7 @@ int cmd_once(struct cli_call *call)
 		return EXIT_REFUSED;
 	}
 	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
+	fleet_publish(call->cfg, &res);
 	return outcome_exit(res.outcome);
 }
 
@@ -57,5 +60,6 @@ int cmd_rollback(struct cli_call *call)
 		return EXIT_REFUSED;
 	}
 	log_print(stdout, "%s: %s\n", cycle_outcome_name(res.outcome), res.message);
+	fleet_publish(call->cfg, &res);
 	return 0;
 }

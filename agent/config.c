@@ -100,9 +100,16 @@ static const struct key keys[] = {
     K(report, timeout, "timeout", T_DURATION, false, "10s"),
     K(report, outbox_max, "outbox_max", T_UINT, false, "1000"),
     K(fleet, name, "name", T_STRING, false, NULL),
-    K(fleet, wave, "wave", T_UINT, false, NULL),
-    K(fleet, nats_url, "nats_url", T_URL, false, NULL),
+    K(fleet, nats_url, "nats_url", T_LIST, false, NULL),
     K(fleet, nats_creds_file, "nats_creds_file", T_PATH, false, NULL),
+    K(fleet, nats_ca_file, "nats_ca_file", T_PATH, false, NULL),
+    K(fleet, nats_cert_file, "nats_cert_file", T_PATH, false, NULL),
+    K(fleet, nats_key_file, "nats_key_file", T_PATH, false, NULL),
+    K(fleet, bucket, "bucket", T_STRING, false, "cim-fleet"),
+    K(fleet, plan, "plan", T_STRING, false, "rollout.conf"),
+    K(fleet, host_key, "host_key", T_PATH, false, NULL),
+    K(fleet, trigger_subject, "trigger_subject", T_STRING, false, "cim.fleet.trigger"),
+    K(fleet, trigger_spread, "trigger_spread", T_DURATION, false, "10s"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -275,6 +282,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			return fail(ps, section, name, "%s", why);
 		return 1;
 	}
+	if (config_removed_key(section, name))
+		return fail(ps, section, name, "%s", config_removed_key(section, name));
 	if (!*section)
 		return fail(ps, NULL, NULL, "'%s' is outside any [section]", name);
 	if (!section_known)
@@ -444,9 +453,8 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
-	if ((ps->cfg->fleet.name || ps->cfg->fleet.wave) && !ps->cfg->fleet.nats_url)
-		return err_set(ps->e, "%s: [fleet] name or wave is set but nats_url is not",
-			       ps->name);
+	if (config_fleet_check(ps->cfg, ps->name, ps->e) < 0)
+		return -1;
 	return platform_defaults(ps);
 }
 
@@ -524,8 +532,15 @@ void config_print(const struct config *cfg, FILE *out)
 			const struct strlist *l = field;
 			if (l->n == 0)
 				fprintf(out, "# %s is not set\n", k->name);
-			for (size_t j = 0; j < l->n; j++)
-				fprintf(out, "%s = %s\n", k->name, l->v[j]);
+			for (size_t j = 0; j < l->n; j++) {
+				char shown[1024];
+				/* [health] url, [fleet] nats_url: no credentials shown */
+				bool is_url = strlen(k->name) >= 3 &&
+					      strcmp(k->name + strlen(k->name) - 3, "url") == 0;
+				if (is_url)
+					url_redact(l->v[j], shown, sizeof(shown));
+				fprintf(out, "%s = %s\n", k->name, is_url ? shown : l->v[j]);
+			}
 			break;
 		}
 		case T_ENUM:

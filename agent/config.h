@@ -14,6 +14,21 @@
 
 struct err;
 
+/* [fleet]: see README "Staged rollouts"; checked by config_fleet_check(). */
+struct fleet_settings {
+	char *name;		 /* this host in the hosts file and the bucket; default hostname */
+	struct strlist nats_url; /* nats://host:port or tls://host:port, repeatable */
+	char *nats_creds_file;	 /* .creds (user JWT and NKey seed) */
+	char *nats_ca_file;	 /* TLS */
+	char *nats_cert_file;	 /* TLS client certificate and its key */
+	char *nats_key_file;
+	char *bucket;		 /* the JetStream key-value bucket */
+	char *plan;		 /* the plan's path in the repository */
+	char *host_key;		 /* signs the reports; default the first [secrets] identity */
+	char *trigger_subject;	 /* where `cim-agent fleet trigger` publishes */
+	unsigned trigger_spread; /* seconds a triggered fetch is spread over */
+};
+
 #define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
 #define CONFIG_MAX_BYTES    (64 * 1024)
 #define CONFIG_MAX_LIST     STRLIST_MAX
@@ -44,13 +59,8 @@ struct config {
 		unsigned outbox_max; /* undelivered reports kept */
 	} report;
 	struct secrets_settings secrets;
-	/* Validated, but staged rollouts are not implemented yet: see README. */
-	struct {
-		char *name;
-		unsigned wave;
-		char *nats_url;
-		char *nats_creds_file;
-	} fleet;
+	/* Staged rollouts (agent/fleet_*.c); off without nats_url. */
+	struct fleet_settings fleet;
 };
 
 /* Reads and validates path into cfg (which must be zeroed). On failure cfg
@@ -67,6 +77,15 @@ void config_print(const struct config *cfg, FILE *out);
 
 const char *config_platform_name(enum platform p);
 const char *config_mode_name(enum agent_mode m);
+/* True when [fleet] nats_url is set: the agent takes part in staged rollouts. */
+bool config_fleet_enabled(const struct config *cfg);
+
+/* The [fleet] checks once every key is read (agent/config_fleet.c): defaults
+ * that depend on other sections, URLs, names. name is the file, for messages. */
+int config_fleet_check(struct config *cfg, const char *name, struct err *e);
+
+/* A key that is no longer accepted, with the fix; NULL when key is not one. */
+const char *config_removed_key(const char *section, const char *key);
 
 /* Parses "90", "90s", "5m", "1h30m" into seconds. */
 int config_parse_duration(const char *text, unsigned *seconds);

@@ -4,6 +4,7 @@
 #include "agent/config.h"
 #include "agent/cycle_steps.h"
 #include "agent/failed.h"
+#include "agent/fleet_step.h"
 #include "agent/history.h"
 #include "agent/hook.h"
 #include "agent/lock.h"
@@ -63,7 +64,10 @@ static const struct phase_row phases[PHASE_COUNT] = {
 	[PHASE_IDLE]     = {"idle",     NULL, NULL,     RESUME_NOTHING,      STOP_NEVER,  false},
 	/* between cycles; a start begins with the fetch */
 	[PHASE_FETCH]    = {"fetch",    STEP(fetch),    RESUME_START_OVER,   STOP_BEFORE, false},
-	/* -> build; an error, a refused tip, one up to date or failed before: done */
+	/* -> gate; an error, a refused tip, one up to date or failed before: done */
+	[PHASE_GATE]     = {"gate",     STEP(gate),     RESUME_START_OVER,   STOP_BEFORE, false},
+	/* -> build (the tip, or the commit the plan lets this wave deploy);
+	 * waiting for an earlier wave, or halted: done */
 	[PHASE_BUILD]    = {"build",    STEP(build),    RESUME_START_OVER,   STOP_BEFORE, false},
 	/* -> secrets; mode = build: done; a failed build: done, the commit marked failed */
 	[PHASE_SECRETS]  = {"secrets",  STEP(secrets),  RESUME_UNDO_SECRETS, STOP_BEFORE, false},
@@ -84,6 +88,7 @@ static const char *const outcome_names[CYCLE_OUTCOME_COUNT] = {
     [CYCLE_UP_TO_DATE] = "up-to-date",	 [CYCLE_DEPLOYED] = "deployed", [CYCLE_BUILT] = "built",
     [CYCLE_ROLLED_BACK] = "rolled-back", [CYCLE_FAILED] = "failed",	[CYCLE_SKIPPED] = "skipped",
     [CYCLE_REFUSED] = "refused",	 [CYCLE_ERROR] = "error",	[CYCLE_STOPPED] = "stopped",
+    [CYCLE_WAITING] = "waiting",	 [CYCLE_HALTED] = "halted",
 };
 
 #define SAVE_PATIENCE 60 /* seconds a switched system's outcome is retried to disk */

@@ -15,6 +15,7 @@ struct err;
 enum cycle_phase {
 	PHASE_IDLE,
 	PHASE_FETCH,
+	PHASE_GATE, /* the fleet's rollout gate (agent/fleet_step.c) */
 	PHASE_BUILD,
 	PHASE_SECRETS,
 	PHASE_ACTIVATE,
@@ -40,6 +41,8 @@ enum cycle_outcome {
 	CYCLE_REFUSED,	   /* the tip did not pass verification */
 	CYCLE_ERROR,	   /* fetch or local failure; nothing changed */
 	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
+	CYCLE_WAITING,	   /* the rollout gate holds what is new: an earlier wave soaks */
+	CYCLE_HALTED,	   /* the rollout of what is new is halted (failures, a bad plan) */
 	CYCLE_OUTCOME_COUNT
 };
 

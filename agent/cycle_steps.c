@@ -159,7 +159,7 @@ int step_fetch(struct cycle *c)
 	}
 	const struct state_failure *failure =
 	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
-	return failure ? skipped(c, failure) : PHASE_BUILD;
+	return failure ? skipped(c, failure) : PHASE_GATE;
 }
 
 /* --- build: nix builds exactly the verified commit ------------------------ */

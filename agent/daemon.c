@@ -6,6 +6,8 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/cycle.h"
+#include "agent/fleet_daemon.h"
+#include "agent/pull_step.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/url.h"
@@ -265,8 +267,10 @@ static void reload(struct config *cfg, const char *config_path)
 		config_release(&fresh);
 		return;
 	}
+	fleet_daemon_stop();
 	config_release(cfg);
 	*cfg = fresh;
+	fleet_daemon_start(cfg);
 	cli_warn_keyfiles(cfg);
 	fit_watchdog(cfg);
 	share_state_dir(cfg);
@@ -324,15 +328,17 @@ static void announce(struct config *cfg)
 		cfg->repo.branch, shown_url, cfg->agent.poll_interval);
 	fit_watchdog(cfg);
 	cli_warn_keyfiles(cfg);
-	if (cfg->fleet.nats_url)
-		log_msg(LOG_WARNING, NULL, NULL,
-			"[fleet] is set, but staged rollouts are not implemented in this version: "
-			"this host deploys on its own");
+	if (config_fleet_enabled(cfg))
+		log_msg(LOG_NOTICE, NULL, NULL,
+			"fleet member %s: reports to bucket %s, the plan %s of each commit decides "
+			"its wave",
+			cfg->fleet.name, cfg->fleet.bucket, cfg->fleet.plan);
 }
 
 /* Runs one cycle and sets *next_poll; -1 when the daemon is to stop. After
  * an activation, the next poll runs with a new agent.conf or binary. */
-static int run_cycle(struct config *cfg, const char *config_path, double *next_poll)
+static int run_cycle(struct config *cfg, const char *config_path, double *next_poll,
+		     double keep_poll)
 {
 	struct cycle_result res;
 	struct err e = {{0}};
@@ -348,14 +354,61 @@ static int run_cycle(struct config *cfg, const char *config_path, double *next_p
 	}
 	if (res.outcome == CYCLE_STOPPED)
 		return -1;
+	fleet_daemon_after_cycle(cfg, &res);
 	/* A cycle that could not run did not reach the point that plans. */
 	if (!planned)
 		plan_next_poll(res.outcome);
 	*next_poll = clock_monotonic() + planned_delay;
+	/* A decision without a fetch does not move the next poll. */
+	if (keep_poll > clock_monotonic() && res.outcome != CYCLE_ERROR)
+		*next_poll = keep_poll;
 	say_outcome(&res, planned_delay);
 	if (res.outcome == CYCLE_DEPLOYED || res.outcome == CYCLE_ROLLED_BACK)
 		follow_activation(cfg, config_path);
 	return 0;
+}
+
+/* Sleeps until next_poll, a signal, a fleet event or a fleet deadline, and
+ * never past half the watchdog. */
+static void wait_for_events(double next_poll)
+{
+	double now = clock_monotonic(), wait = next_poll - now;
+	double fleet_at = fleet_daemon_deadline();
+	unsigned long long wd = sdc_watchdog_usec();
+	struct pollfd pfd[2] = {{.fd = signal_pipe[0], .events = POLLIN},
+				{.fd = fleet_daemon_fd(), .events = POLLIN}};
+	char drain[64];
+
+	if (fleet_at && fleet_at - now < wait)
+		wait = fleet_at - now;
+	if (wd && wait > (double)wd / 2e6)
+		wait = (double)wd / 2e6;
+	poll(pfd, pfd[1].fd >= 0 ? 2 : 1, wait > 0 ? (int)(wait * 1000) + 1 : 0);
+	while (read(signal_pipe[0], drain, sizeof(drain)) > 0)
+		;
+	sdc_watchdog_tick();
+}
+
+/* What the fleet asks for: a fetch now (a trigger), or a decision now on
+ * the tip already fetched (the bucket changed, a soak ended); then the
+ * poll that stays due is returned (0: none), for run_cycle(). */
+static double fleet_wake(struct config *cfg, double *next_poll)
+{
+	double now = clock_monotonic(), keep = 0;
+
+	switch (fleet_daemon_service(cfg)) {
+	case FLEET_WAKE_FETCH:
+		*next_poll = now;
+		break;
+	case FLEET_WAKE_GATE:
+		if (now < *next_poll)
+			keep = *next_poll;
+		*next_poll = now;
+		break;
+	case FLEET_WAKE_NONE:
+		break;
+	}
+	return keep;
 }
 
 int cmd_run(struct cli_call *call)
@@ -385,23 +438,14 @@ int cmd_run(struct cli_call *call)
 	running_cfg = &cfg;
 	cycle_set_hooks(&hooks);
 	announce(&cfg);
+	fleet_daemon_start(&cfg);
 	sdc_notify("READY=1\nSTATUS=starting the first poll");
 	next_poll = clock_monotonic();
 
 	while (!got_term) {
-		double now = clock_monotonic(), wait = next_poll - now;
-		unsigned long long wd = sdc_watchdog_usec();
-		int timeout_ms;
-		char drain[64];
+		double keep_poll = 0; /* a gate-only cycle: the poll that stays due */
 
-		if (wd && wait > (double)wd / 2e6)
-			wait = (double)wd / 2e6;
-		timeout_ms = wait > 0 ? (int)(wait * 1000) + 1 : 0;
-		struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
-		poll(&pfd, 1, timeout_ms);
-		while (read(signal_pipe[0], drain, sizeof(drain)) > 0)
-			;
-		sdc_watchdog_tick();
+		wait_for_events(next_poll);
 		if (got_term)
 			break;
 		if (got_hup) {
@@ -413,11 +457,16 @@ int cmd_run(struct cli_call *call)
 			log_msg(LOG_INFO, NULL, NULL, "triggered: polling now");
 			next_poll = clock_monotonic();
 		}
+		keep_poll = fleet_wake(&cfg, &next_poll);
 		if (clock_monotonic() < next_poll)
 			continue;
-		if (run_cycle(&cfg, config_path, &next_poll) < 0)
+		pull_step_set_offline(keep_poll != 0);
+		rc = run_cycle(&cfg, config_path, &next_poll, keep_poll);
+		pull_step_set_offline(false);
+		if (rc < 0)
 			break;
 	}
+	fleet_daemon_stop();
 
 	sdc_notify("STOPPING=1\nSTATUS=stopping");
 	log_msg(LOG_NOTICE, NULL, NULL, "stopping");

@@ -27,7 +27,8 @@ int keyfiles_check(const struct config *cfg, void (*warn)(void *ctx, const char 
 	int n = check_one("[repo] token_file", cfg->repo.token_file, warn, ctx) +
 		check_one("[repo] ssh_key", cfg->repo.ssh_key, warn, ctx) +
 		check_one("[report] hmac_key_file", cfg->report.hmac_key_file, warn, ctx) +
-		check_one("[fleet] nats_creds_file", cfg->fleet.nats_creds_file, warn, ctx);
+		check_one("[fleet] nats_creds_file", cfg->fleet.nats_creds_file, warn, ctx) +
+		check_one("[fleet] nats_key_file", cfg->fleet.nats_key_file, warn, ctx);
 
 	for (size_t i = 0; i < cfg->secrets.identity.n; i++)
 		n += check_one("[secrets] identity", cfg->secrets.identity.v[i], warn, ctx);

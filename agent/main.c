@@ -23,6 +23,10 @@ static const struct cli_command commands[] = {
 	{"history",      "history [--json] [-n N]", cmd_history_parse,  0, CLI_CONFIG,    false, cmd_history},
 	{"retry",        "retry [COMMIT]",         NULL,                1, CLI_CONFIG,    true,  cmd_retry},
 	{"rollback",     "rollback",               NULL,                0, CLI_CONFIG,    true,  cmd_rollback},
+	{"fleet",        "fleet status [--json] | fleet trigger [COMMIT]",
+	                                           NULL,               -1, CLI_CONFIG,    true,  cmd_fleet},
+	{"rollout",      "rollout status [--json] [COMMIT]",
+	                                           NULL,               -1, CLI_CONFIG,    true,  cmd_rollout},
 	/* verify --repo and secrets decrypt|recipient need no config */
 	{"verify", "verify [REV] | verify --repo PATH --allowed-signers FILE REV",
 	                                           NULL,               -1, CLI_NO_CONFIG, true,  cmd_verify},

@@ -2,6 +2,7 @@
 
 #include "agent/config.h"
 #include "agent/cycle.h"
+#include "agent/fleet_publish.h"
 #include "agent/log.h"
 #include "agent/state.h"
 #include "base/err.h"
@@ -10,6 +11,30 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+static bool offline_next;
+
+void pull_step_set_offline(bool offline)
+{
+	offline_next = offline;
+}
+
+/* The tip already fetched, judged again (no network): what the gate needs
+ * when only the fleet changed. */
+static int verify_mirror_tip(const struct config *cfg, const char *mirror, const char *baseline,
+			     struct pull_outcome *po, struct err *e)
+{
+	const struct pull_verify_request rq = {.repo = mirror,
+					       .allowed_signers = cfg->repo.allowed_signers,
+					       .branch = cfg->repo.branch,
+					       .policy = true,
+					       .mode = cfg->repo.verify,
+					       .baseline = baseline};
+
+	if (pull_verify(&rq, &po->result, e) != PULL_VERIFY_JUDGED)
+		return PULL_ERROR;
+	return po->result.trusted ? PULL_TRUSTED : PULL_REFUSED;
+}
 
 int pull_mirror_path(const struct config *cfg, char *buf, size_t size)
 {
@@ -52,7 +77,13 @@ int pull_step(const struct config *cfg, struct agent_state *st, bool allow_rewin
 	memset(po, 0, sizeof(*po));
 	if (pull_mirror_path(cfg, mirror, sizeof(mirror)) < 0)
 		return err_set(e, "%s: path too long", cfg->agent.state_dir);
-	rc = pull_fetch(&cfg->repo, mirror, st->baseline, allow_rewind, po, e);
+	/* A wiped state_dir: the fleet bucket remembers what this host ran. */
+	if (!allow_rewind)
+		fleet_restore_baseline(cfg, st);
+	if (offline_next && st->remote_tip)
+		rc = verify_mirror_tip(cfg, mirror, st->baseline, po, e);
+	else
+		rc = pull_fetch(&cfg->repo, mirror, st->baseline, allow_rewind, po, e);
 	if (po->repaired[0])
 		log_msg(LOG_WARNING, NULL, cycle_phase_name(PHASE_FETCH), "%s", po->repaired);
 	if (rc != PULL_ERROR && record(st, cfg, po) < 0)

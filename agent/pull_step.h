@@ -19,6 +19,10 @@ struct err;
 int pull_step(const struct config *cfg, struct agent_state *st, bool allow_rewind,
 	      struct pull_outcome *po, struct err *e);
 
+/* While offline, pull_step() judges the tip the mirror already has, without a
+ * fetch (the daemon, when only the fleet's bucket changed). */
+void pull_step_set_offline(bool offline);
+
 /* state_dir/mirror.git */
 int pull_mirror_path(const struct config *cfg, char *buf, size_t size);
 

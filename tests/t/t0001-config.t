@@ -119,7 +119,7 @@ test_expect_success 'a fleet name without a NATS URL is an error' '
 	write_config agent.conf &&
 	printf "[fleet]\nname = edge\n" >>agent.conf &&
 	test_expect_code 2 cim -c agent.conf check-config 2>err &&
-	test_grep "\[fleet\] name or wave is set but nats_url is not" err &&
+	test_grep "\[fleet\] is set but nats_url is not; add nats_url = nats://host:4222" err &&
 	printf "nats_url = nats://127.0.0.1:4222\n" >>agent.conf &&
 	cim -c agent.conf check-config >out &&
 	test_grep "^name = edge$" out
