@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "agent/history.h"
 #include "agent/cycle.h"
+#include "agent/fleet_status.h"
 #include "agent/log.h"
 #include "agent/state.h"
 
@@ -108,9 +109,16 @@ static void print_human(const struct config *cfg, const struct agent_state *st, 
  * them is a new STATUS_SCHEMA there and here. */
 static json_t *status_json(const struct config *cfg, const struct agent_state *st, long pid)
 {
-	return json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA, "daemon",
-			 "running", pid != 0, "pid", (json_int_t)pid, "stale", is_stale(cfg, st),
-			 "state", state_to_json(st, false));
+	json_t *o = json_pack("{s:i, s:{s:b, s:I}, s:b, s:o}", "status_schema", STATUS_SCHEMA,
+			      "daemon", "running", pid != 0, "pid", (json_int_t)pid, "stale",
+			      is_stale(cfg, st), "state", state_to_json(st, false));
+	json_t *fleet = fleet_status_json(cfg);
+
+	if (o && fleet)
+		json_object_set_new(o, "fleet", fleet);
+	else
+		json_decref(fleet);
+	return o;
 }
 
 int cmd_status_parse(int argc, char **argv, struct cli_call *call)
@@ -149,6 +157,7 @@ int cmd_status(struct cli_call *call)
 		json_decref(out);
 	} else {
 		print_human(cfg, &st, pid);
+		fleet_status_print(cfg, stdout);
 	}
 	state_release(&st);
 	return 0;

@@ -1,6 +1,7 @@
 #include "agent/metrics.h"
 
 #include "agent/config.h"
+#include "agent/fleet_status.h"
 #include "base/err.h"
 #include "base/fileio.h"
 #include "agent/history.h"
@@ -209,6 +210,7 @@ static bool write_all_metrics(FILE *f, const struct config *cfg, const struct ag
 	if (cfg->report.url)
 		sample(f, "report_queued", "gauge", "State reports waiting in the webhook outbox.",
 		       (int64_t)report_queued(cfg));
+	fleet_status_metrics(f, cfg);
 	return true;
 }
 

@@ -79,6 +79,8 @@ let
     [ "repo" "ssh_key" ]
     [ "report" "hmac_key_file" ]
     [ "fleet" "nats_creds_file" ]
+    [ "fleet" "nats_key_file" ]
+    [ "fleet" "host_key" ]
   ];
   getKey = path: cfg.settings.${builtins.elemAt path 0}.${builtins.elemAt path 1} or null;
   inStore = p: p != null && lib.hasPrefix builtins.storeDir p;
@@ -318,10 +320,17 @@ in
             outbox_max = key types.ints.unsigned "1000" "Undelivered reports kept, oldest dropped first.";
           };
           fleet = {
-            name = key types.str null "The fleet this host belongs to; needs `nats_url`.";
-            wave = key types.ints.unsigned null "This host's wave in fleet roll-outs; needs `nats_url`.";
-            nats_url = key types.str null "The NATS server the fleet coordinates through.";
+            name = key types.str "hostname" "This host in the plan's hosts file and its key in the bucket; needs `nats_url`.";
+            nats_url = listKey types.str null "The NATS servers the fleet coordinates through (nats:// or tls://); without one the agent deploys alone.";
             nats_creds_file = key absPath null "NATS credentials file (a path outside the store).";
+            nats_ca_file = key absPath null "TLS: the CA bundle to trust.";
+            nats_cert_file = key absPath null "TLS: the client certificate (with nats_key_file).";
+            nats_key_file = key absPath null "TLS: the client certificate's key (a path outside the store).";
+            bucket = key types.str "cim-fleet" "The JetStream key-value bucket of the host reports.";
+            plan = key types.str "rollout.conf" "The rollout plan's path in the repository.";
+            host_key = key absPath "the first secrets.identity" "The ed25519 key that signs this host's reports (a path outside the store).";
+            trigger_subject = key types.str "cim.fleet.trigger" "The subject `cim-agent fleet trigger` publishes to.";
+            trigger_spread = key duration "10s" "A triggered fetch waits up to this long, by a stable hash of the host name.";
           };
         };
       };
@@ -343,8 +352,8 @@ in
           message = "services.cim-agent: no allowed signers; set services.cim-agent.allowedSigners to allowed_signers lines (\"ada@example.com ssh-ed25519 AAAA...\"). The agent deploys only commits signed by these keys.";
         }
         {
-          assertion = !fleetUsed || fleet.nats_url != null;
-          message = "services.cim-agent: settings.fleet is set (name or wave) but settings.fleet.nats_url is not; a fleet coordinates through a NATS server.";
+          assertion = !fleetUsed || fleet.nats_url != [ ];
+          message = "services.cim-agent: settings.fleet is set but settings.fleet.nats_url is not; a fleet coordinates through a NATS server.";
         }
         {
           assertion =

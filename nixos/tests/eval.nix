@@ -113,7 +113,7 @@ let
         };
         fleet = {
           name = "edge";
-          wave = 2;
+          bucket = "edge-fleet";
           nats_url = "nats://nats.example.com:4222";
           nats_creds_file = "/run/keys/nats.creds";
         };
@@ -171,7 +171,7 @@ let
       };
     };
     fleetWithoutNats = withSettings coreConfig { fleet.name = "edge"; };
-    waveWithoutNats = withSettings coreConfig { fleet.wave = 1; };
+    planWithoutNats = withSettings coreConfig { fleet.plan = "deploy/rollout.conf"; };
     secretInStore = withSettings coreConfig { repo.ssh_key = "/nix/store/0000-deploy-key"; };
     passwordInUrl = withSettings fullConfig { repo.url = lib.mkForce "https://deploy:s3cr3t@git.example.com/x.git"; };
     multiLine = withSettings coreConfig { repo.branch = lib.mkForce "main\nurl = https://evil.example.com/x.git"; };

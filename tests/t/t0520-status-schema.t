@@ -28,9 +28,25 @@ test_expect_success 'with no state yet: the keys that are always there' '
 	check_schema json
 '
 
+# full_fleet CONF: CONF with [fleet], and a fleet.json whose every key is set.
+full_fleet() {
+	cp agent.conf "$1" &&
+	printf "[fleet]\nnats_url = nats://127.0.0.1:9\nhost_key = /etc/ssh/ssh_host_ed25519_key\n" >>"$1" &&
+	cat >state/fleet.json <<-EOF
+	{"v": 1, "seq": 7, "published_at": 1700000000, "nats_ok": false,
+	 "nats_error": "nats: cannot connect", "nats_at": 1700000000, "seen": {"web-01": 3},
+	 "gate": {"active": true, "at": 1700000000, "tip": "$(printf "1%.0s" $(seq 40))",
+	  "deploy": "", "wave": 1, "wave_name": "rest", "waiting": true,
+	  "waits_for": "1111111 waits for wave canary", "wait_until": 1700000600,
+	  "halted": "rollout of 2222222 halted: web-01 rolled back: 500", "note": "",
+	  "forged": 2, "stale_after": 900}}
+	EOF
+}
+
 test_expect_success 'with every key set: each printed with its documented type, and only those' '
 	full_state state/state.json &&
-	cim -c agent.conf status --json >json &&
+	full_fleet fleet.conf &&
+	cim -c fleet.conf status --json >json &&
 	check_schema json --complete
 '
 

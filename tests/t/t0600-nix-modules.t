@@ -63,7 +63,7 @@ test_expect_success 'the NixOS module declares its options' '
 		settings.repo.verify settings.repo.token_file settings.repo.ssh_key \
 		settings.nix.platform settings.health.url settings.health.command \
 		settings.secrets.identity settings.report.hmac_key_file \
-		settings.fleet.nats_url settings.fleet.wave; do
+		settings.fleet.nats_url settings.fleet.plan; do
 		test_grep "^services\.cim-agent\.$o$" options || exit 1
 	done
 '
@@ -119,7 +119,7 @@ test_expect_success 'sample 2 (every section) renders lists as repeated keys and
 	test_grep "^timeout = 30s$" full.conf &&
 	test_grep "^\[fleet\]$" full.conf &&
 	test_grep "^name = edge$" full.conf &&
-	test_grep "^wave = 2$" full.conf &&
+	test_grep "^bucket = edge-fleet$" full.conf &&
 	test_grep "^nats_url = nats://nats.example.com:4222$" full.conf &&
 	test_grep "^nats_creds_file = /run/keys/nats.creds$" full.conf &&
 	test_grep_not "true\|false\|null" full.conf
@@ -163,10 +163,10 @@ test_expect_success 'a configuration without allowed signers fails its assertion
 	test_grep "no allowed signers; set services.cim-agent.allowedSigners" msg
 '
 
-test_expect_success 'a fleet name or wave without a NATS URL fails its assertion' '
+test_expect_success 'a fleet name or plan without a NATS URL fails its assertion' '
 	nixeval raw failures.fleetWithoutNats >msg &&
-	test_grep "settings.fleet is set (name or wave) but settings.fleet.nats_url is not" msg &&
-	nixeval raw failures.waveWithoutNats >msg &&
+	test_grep "settings.fleet is set but settings.fleet.nats_url is not" msg &&
+	nixeval raw failures.planWithoutNats >msg &&
 	test_grep "settings.fleet.nats_url is not" msg
 '
 

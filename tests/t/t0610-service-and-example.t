@@ -72,8 +72,9 @@ test_expect_success 'every key is documented' '
 		nix.build_args nix.build_timeout nix.current_system health.timeout health.interval health.settle health.systemd health.url \
 		health.expect_status health.command health.remote secrets.identity secrets.manifest \
 		secrets.dir secrets.allow_persistent report.url report.hmac_key_file \
-		report.metrics_file report.command report.timeout report.outbox_max fleet.nats_url fleet.nats_creds_file fleet.wave \
-		fleet.name; do
+		report.metrics_file report.command report.timeout report.outbox_max fleet.nats_url fleet.nats_creds_file \
+		fleet.name fleet.nats_ca_file fleet.nats_cert_file fleet.nats_key_file fleet.bucket fleet.plan \
+		fleet.host_key fleet.trigger_subject fleet.trigger_spread; do
 		test_grep "^$k$" example-keys || exit 1
 	done
 '

@@ -30,6 +30,9 @@ host_config() {
 	nats_url = nats://127.0.0.1:$(cat "$TRASH/nats.port")
 	host_key = $TRASH/keys/$1
 	trigger_spread = 0s
+
+	[report]
+	metrics_file = $TRASH/$1/metrics.prom
 	EOF
 }
 
@@ -136,8 +139,7 @@ test_expect_success 'a fix on top rolls out in order' '
 	WAIT_FOR_SECONDS=30 wait_for is_deployed web-02 $v4
 '
 
-test_expect_success 'with NATS stopped, the canary still deploys and the second wave waits' '
-	stop_pid $(cat web-02.pid) &&
+test_expect_success 'with NATS stopped, the canary still deploys and the second wave waits, saying why' '
 	stop_pid $(cat nats.pid) &&
 	write_flake origin 5 &&
 	signed_commit origin ada "version 5" &&
@@ -146,11 +148,26 @@ test_expect_success 'with NATS stopped, the canary still deploys and the second 
 	test_grep "^deployed: " out &&
 	on web-02 once >out &&
 	test_grep "^waiting: .*NATS unreachable" out &&
-	! is_deployed web-02 "$v5"
+	! is_deployed web-02 "$v5" &&
+	on web-02 status >out &&
+	test_grep "^fleet      web-02 in bucket cim-fleet, wave rest, gate waiting$" out &&
+	test_grep "^nats       UNREACHABLE: " out &&
+	on web-02 status --json >status.json &&
+	python3 -c "import json; f=json.load(open(\"status.json\"))[\"fleet\"]; assert f[\"gate\"]==\"waiting\" and not f[\"nats_ok\"] and f[\"wave\"]==\"rest\", f" &&
+	test_grep "^cim_agent_fleet_nats_up 0$" web-02/metrics.prom &&
+	test_grep "^cim_agent_fleet_gate{state=\"waiting\"} 1$" web-02/metrics.prom &&
+	test_grep "^cim_agent_fleet_wave 2$" web-02/metrics.prom
+'
+
+test_expect_success 'when NATS returns the daemon reconnects and the second wave goes on' '
+	v5=$(git -C origin rev-parse main) &&
+	start_nats &&
+	on web-01 once >out &&
+	WAIT_FOR_SECONDS=30 wait_for is_deployed web-02 $v5 &&
+	test_grep "^cim_agent_fleet_nats_up 1$" web-02/metrics.prom
 '
 
 test_expect_success 'a wiped state directory keeps its baseline from its own last report' '
-	start_nats &&
 	on web-01 once >out &&
 	v5=$(git -C origin rev-parse main) &&
 	rm -rf "$TRASH/web-01/state" &&
