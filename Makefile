@@ -80,7 +80,7 @@ FUZZ_LIBS := $(call layer_libs,build/fuzz)
 FUZZ_TIME ?= 10
 SHELL_TESTS := $(sort $(wildcard tests/t/t*.t))
 
-.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo install uninstall format clean deps bench bench-deps linkcheck size-check
+.PHONY: all check check-fresh check-system test chainlint unit fuzz fuzz-build demo demo-fleet install uninstall format clean deps bench bench-deps linkcheck size-check
 
 all: $(BIN) linkcheck
 
@@ -206,6 +206,11 @@ fuzz: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	CIM_AGENT=$(abspath $(BIN)) ./tests/demo.sh
+
+# Six hosts roll a commit out wave by wave over NATS, then halt a bad one.
+demo-fleet: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	CIM_AGENT=$(abspath $(BIN)) ./tests/demo-fleet.sh
 
 # Not part of check: figures, not tests. BENCH_QUICK=1 for a smoke run.
 bench-deps:

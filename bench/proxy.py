@@ -7,8 +7,10 @@ Listens on 127.0.0.1 (a free port) and forwards every connection to
 both listen. On the control port, a line "STATS" is answered, as soon as no
 forwarded connection is open any more (or after 10 s), with
 "DOWN UP CONNECTIONS": the payload bytes sent server to client and client to
-server, and the connections accepted, since the proxy started. It stops by
-itself after LIFETIME_SECONDS (default 3600)."""
+server, and the connections accepted, since the proxy started. A line "PEAK"
+is answered at once with the most connections open at the same time since
+the last PEAK (or the start), and starts counting again. It stops by itself
+after LIFETIME_SECONDS (default 3600)."""
 import asyncio
 import sys
 
@@ -16,7 +18,7 @@ UPSTREAM = int(sys.argv[1])
 PORT_FILE = sys.argv[2]
 LIFETIME = float(sys.argv[3]) if len(sys.argv) > 3 else 3600
 
-down = up = connections = active = 0
+down = up = connections = active = peak = 0
 idle = None  # asyncio.Event, set while no connection is open
 
 
@@ -44,9 +46,10 @@ async def pump(reader, writer, direction):
 
 
 async def forward(client_r, client_w):
-    global connections, active
+    global connections, active, peak
     connections += 1
     active += 1
+    peak = max(peak, active)
     idle.clear()
     try:
         server_r, server_w = await asyncio.open_connection("127.0.0.1", UPSTREAM)
@@ -62,7 +65,12 @@ async def forward(client_r, client_w):
 
 
 async def control(reader, writer):
+    global peak
     line = await reader.readline()
+    if line.strip() == b"PEAK":
+        writer.write(b"%d\n" % peak)
+        peak = active
+        await writer.drain()
     if line.strip() == b"STATS":
         try:
             await asyncio.wait_for(idle.wait(), 10)

@@ -17,7 +17,7 @@ export BENCH_OUT
 mkdir -p "$BENCH_OUT"
 failed=""
 start=$(date +%s)
-for b in ${BENCH_ONLY:-verify fetch cycle decrypt daemon}; do
+for b in ${BENCH_ONLY:-verify fetch cycle decrypt daemon fleet}; do
 	echo "== bench/$b.sh" >&2
 	t0=$(date +%s)
 	if sh "$src/bench/$b.sh" >"$BENCH_OUT/$b.log" 2>&1; then

@@ -47,9 +47,10 @@ def read_word(src, i):
 
 
 def bodies(path):
-    """Yields (line number, body) for each test_expect_success in a file."""
+    """Yields (line number, body) for each test_expect_success or
+    test_expect_failure in a file."""
     src = open(path, encoding="utf-8").read()
-    for m in re.finditer(r"^\s*test_expect_success\s+", src, re.M):
+    for m in re.finditer(r"^\s*test_expect_(?:success|failure)\s+", src, re.M):
         i = m.end()
         _, i = read_word(src, i)
         while src[i] in " \t":

@@ -31,7 +31,10 @@ test_expect_success 'the quick run of every benchmark prints one table with ever
 		"daemon, local repository: growth of anonymous memory" "daemon, local repository: fsync" \
 		"daemon, local repository: renames" "daemon, local repository: bytes written" \
 		"daemon, local repository: instructions per no-change poll" "daemon, git:// 1000 refs: PSS" \
-		"daemon, smart http 1000 refs: CPU per no-change poll"
+		"daemon, smart http 1000 refs: CPU per no-change poll" \
+		"fleet, 12 agents, 3 waves: push to the last host deployed" \
+		"fleet, 12 agents: git fetches per host per push" "fleet, 12 agents: nats-server CPU per push" \
+		"fleet, 12 agents: each agent.s PSS"
 	do
 		test_grep "^| $what" table || return 1
 	done &&

@@ -358,7 +358,7 @@ static void test_tls_with_a_client_certificate(void **state)
 	assert_non_null(strstr(e.msg, "nats: cannot connect to tls://127.0.0.1:"));
 }
 
-/* The server configuration of FLEET.md: one user per host, allowed to put
+/* The server configuration of README.md (Staged rollouts): one user per host, allowed to put
  * only its own key, to read and watch the bucket and to hear triggers; an
  * admin that creates the bucket; CI, which may only trigger. */
 static int start_per_host_server(struct fx *f)
