@@ -157,16 +157,16 @@ static void print_fleet(json_t *o)
 	json_t *h;
 	char since[32];
 
+	/* Absent and null both mean "none". */
+	const char *nats_error = json_string_value(json_object_get(o, "nats_error"));
+	const char *plan_error = json_string_value(json_object_get(o, "plan_error"));
+
 	log_print(stdout, "fleet bucket %s, plan of %.12s%s%s\n",
 		  json_string_value(json_object_get(o, "bucket")),
 		  json_string_value(json_object_get(o, "commit")),
-		  json_object_get(o, "nats_error") ? "; NATS unreachable: " : "",
-		  json_object_get(o, "nats_error")
-		      ? json_string_value(json_object_get(o, "nats_error"))
-		      : "");
-	if (json_object_get(o, "plan_error"))
-		log_print(stdout, "plan error: %s\n",
-			  json_string_value(json_object_get(o, "plan_error")));
+		  nats_error ? "; NATS unreachable: " : "", nats_error ? nats_error : "");
+	if (plan_error)
+		log_print(stdout, "plan error: %s\n", plan_error);
 	printf("%-20s %-12s %-8s %-12s %-20s %-12s %s\n", "HOST", "WAVE", "VERDICT", "DEPLOYED",
 	       "HEALTHY SINCE", "TARGET", "AGE");
 	json_array_foreach(json_object_get(o, "hosts"), i, h)

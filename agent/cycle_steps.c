@@ -128,7 +128,7 @@ void step_fetch_prepare(struct cycle *c, char *what, size_t size)
 }
 
 /* The tip failed before, under this id or as the same signed content. */
-static int skipped(struct cycle *c, const struct state_failure *failure)
+int cycle_skipped(struct cycle *c, const struct state_failure *failure)
 {
 	char as[96] = "";
 
@@ -171,7 +171,9 @@ int step_fetch(struct cycle *c)
 	}
 	const struct state_failure *failure =
 	    failed_find(&c->st, c->res->commit, c->po.result.signed_digest);
-	return failure ? skipped(c, failure) : cache_step_unless_unlisted(c, PHASE_GATE);
+	/* With a rollout plan the gate says first whether the rollout halted. */
+	return failure && !config_fleet_enabled(c->cfg) ? cycle_skipped(c, failure)
+							: cache_step_unless_unlisted(c, PHASE_GATE);
 }
 
 /* --- build: nix builds exactly the verified commit ------------------------ */
@@ -315,41 +317,6 @@ int step_secrets(struct cycle *c)
 		cycle_log(c, LOG_INFO, "%zu secret%s in generation %u", count,
 			  count == 1 ? "" : "s", generation);
 	return PHASE_ACTIVATE;
-}
-
-void cycle_undo_interrupted_secrets(struct cycle *c)
-{
-	unsigned before = (unsigned)c->st.target.secrets_before, current = 0;
-	struct err e = {{0}};
-
-	/* An install interrupted after its symlink switch leaves a generation
-	 * the running system never saw. */
-	if (secrets_current(c->cfg->secrets.dir, &current, &e) == 0 && current > before &&
-	    secrets_rollback(c->cfg->secrets.dir, &current, &e) < 0)
-		log_msg(LOG_ERR, NULL, cycle_phase_name(PHASE_SECRETS), "%s", e.msg);
-}
-
-void cycle_reinstall_secrets(struct cycle *c, const char *commit, const char *system)
-{
-	unsigned generation = 0;
-	size_t count = 0;
-	struct err e = {{0}};
-	char rendered[PATH_MAX];
-
-	/* A system that declares its secrets installs them in its own activation. */
-	if (system && (size_t)snprintf(rendered, sizeof(rendered), "%s/%s", system,
-				       SECRETS_SYSTEM_MANIFEST) < sizeof(rendered) &&
-	    access(rendered, F_OK) == 0)
-		return;
-	if (secrets_step_install(c->cfg, c->mirror, commit, &generation, &count, &e) < 0)
-		log_msg(LOG_WARNING, commit, cycle_phase_name(PHASE_ROLLBACK),
-			"the secrets of %.12s could not be installed again, the current ones stay: "
-			"%s",
-			commit, e.msg);
-	else if (generation)
-		log_msg(LOG_NOTICE, commit, cycle_phase_name(PHASE_ROLLBACK),
-			"%zu secret%s of %.12s in generation %u", count, count == 1 ? "" : "s",
-			commit, generation);
 }
 
 /* --- activate: the new system runs --------------------------------------- */

@@ -79,6 +79,9 @@ void cycle_set_result(struct cycle *c, enum cycle_outcome o, const char *fmt, ..
 void cycle_log(struct cycle *c, int priority, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Ends the cycle as skipped: its commit failed before (failure). */
+int cycle_skipped(struct cycle *c, const struct state_failure *failure);
+
 /* Remembers that commit failed, with the digest of its signed content so
  * that a re-encoded copy of it is known too. */
 void cycle_remember_failed(struct cycle *c, const char *commit, const char *reason);

@@ -132,21 +132,11 @@ static int hold(struct cycle *c, const struct fleet_gate *g, const char *nats_er
 /* The gate let deploy through: it becomes the cycle's commit. */
 static int let_through(struct cycle *c, const char *deploy, const struct verify_result *chosen)
 {
-	const struct state_failure *failure;
-
 	if (strcmp(deploy, c->res->commit) != 0) {
 		cycle_log(c, LOG_NOTICE, "the plan lets %.12s through to this wave (the tip waits)",
 			  deploy);
 		snprintf(c->res->commit, sizeof(c->res->commit), "%s", deploy);
 		c->po.result = *chosen;
-		failure = failed_find(&c->st, deploy, chosen->signed_digest);
-		if (failure) {
-			cycle_set_result(c, CYCLE_SKIPPED,
-					 "%s failed before (%s); waiting for a newer commit or "
-					 "'cim-agent retry'",
-					 deploy, failure->reason ?: "unknown reason");
-			return STEP_DONE;
-		}
 	}
 	return PHASE_BUILD;
 }
@@ -195,6 +185,7 @@ static int gate_with(struct cycle *c, struct fleet_local *l)
 
 int step_gate(struct cycle *c)
 {
+	const struct state_failure *failure;
 	struct fleet_local l;
 	unsigned char pk[32];
 	struct err e = {{0}};
@@ -213,5 +204,10 @@ int step_gate(struct cycle *c)
 	if (fleet_local_save(&l, c->cfg->agent.state_dir, &e) < 0)
 		cycle_log(c, LOG_WARNING, "%s", e.msg);
 	fleet_local_release(&l);
+	/* What the gate lets through may have failed here before (the tip, or
+	 * the older commit this wave may deploy): then it is skipped. */
+	if (next == PHASE_BUILD &&
+	    (failure = failed_find(&c->st, c->res->commit, c->po.result.signed_digest)))
+		return cycle_skipped(c, failure);
 	return next;
 }

@@ -88,6 +88,9 @@ test_expect_success 'the canary deploys at once and reports; the second wave fol
 	WAIT_FOR_SECONDS=30 wait_for is_deployed web-02 $v1 &&
 	done_at=$(date +%s) &&
 	test $((done_at - canary_at)) -ge 3 &&
+	on web-02 fleet status >fleet.txt &&
+	test_grep "^web-01 .* ok " fleet.txt &&
+	test_grep_not "(null)" fleet.txt &&
 	on web-02 fleet status --json >fleet.json &&
 	python3 - "$v1" <<-EOF
 	import json, sys
