@@ -43,10 +43,27 @@ JOBS=${CIM_SYSTEM_JOBS:-4}
 # process an activation left behind would outlive the unit.
 UNIFIED=${CIM_SYSTEM_UNIFIED:-1}
 SUITE=bookworm
+# The runtime package of every library the agent links (the Makefile's PKGS),
+# found through the .so link of its -dev package, so that a library added to
+# the build cannot be missing from the guest.
+agent_lib_packages() {
+	local libs l f pkg out=""
+	libs=$(pkg-config --libs-only-l $(sed -n 's/^PKGS *[:+]= *//p' "$SRC/Makefile")) || return 1
+	for l in $libs; do
+		f=$(realpath -e "$(cc -print-file-name="lib${l#-l}.so")") || return 1
+		pkg=$(dpkg -S "$f" | head -1 | cut -d: -f1) || return 1
+		case ",$out," in *",$pkg,"*) ;; *) out=${out:+$out,}$pkg ;; esac
+	done
+	echo "$out"
+}
 # The guest's packages: systemd as PID 1, the agent's shared libraries, nix and
 # what the scenarios use. libdbi-perl: debootstrap cannot resolve nix-bin's
 # virtual dependency perl-dbdabi-94 by itself.
-PACKAGES=systemd,systemd-sysv,dbus,libgit2-1.5,libcurl4,libsodium23,libinih1,libjansson4,nix-bin,libdbi-perl,git,openssh-client,age,jq,procps
+AGENT_LIBS=$(agent_lib_packages) && [ -n "$AGENT_LIBS" ] || {
+	echo "system: cannot tell the agent's library packages (pkg-config, dpkg)" >&2
+	exit 2
+}
+PACKAGES=systemd,systemd-sysv,dbus,$AGENT_LIBS,nix-bin,libdbi-perl,git,openssh-client,age,jq,procps
 
 log() { printf '[%s] system: %s\n' "$(date +%T)" "$*" >&2; }
 die() {
