@@ -22,26 +22,13 @@ export HOME="$DEMO/home" GIT_CONFIG_NOSYSTEM=1 LC_ALL=C TZ=UTC
 export GIT_AUTHOR_NAME="Ada Operator" GIT_AUTHOR_EMAIL=ada@example.com
 export GIT_COMMITTER_NAME="Ada Operator" GIT_COMMITTER_EMAIL=ada@example.com
 . "$SRC/tests/lib/nix-env.sh"
+DEMO_NAME=demo-fleet
+. "$SRC/tests/lib/demo-steps.sh"
 nix_env_setup "$DEMO/nix-conf"
 mkdir -p "$HOME" keys www
 SYSTEM="$(uname -m)-linux"
 HOSTS="web-01 app-01 app-02 app-03 app-04 app-05"
 SOAK_CANARY=3 SOAK_QUARTER=2
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-STEPS=0
-STEP=""
-step() { STEPS=$((STEPS + 1)) STEP="$*"; say "$STEPS. $*"; }
-expect() {
-	what=$1
-	shift
-	if "$@"; then
-		printf '   \033[32mas expected:\033[0m %s\n' "$what"
-	else
-		printf '\ndemo-fleet: step %d (%s) went wrong: expected %s\n' "$STEPS" "$STEP" "$what" >&2
-		printf 'demo-fleet: files are in %s\n' "$DEMO" >&2
-		exit 1
-	fi
-}
 # within SECONDS CMD...: retries CMD every 0.2 s for at most SECONDS.
 within() {
 	n=$(($1 * 5))
@@ -240,4 +227,4 @@ expect "no other host ever tried version 3, soaks later" none_tried
 expect "every host runs version 2" all_run "$v2"
 
 say "Demo files are in $DEMO"
-echo "demo-fleet: $STEPS of $STEPS steps as expected"
+steps_done

@@ -22,11 +22,12 @@ export HOME="$DEMO/home" GIT_CONFIG_NOSYSTEM=1 LC_ALL=C
 export GIT_AUTHOR_NAME="Ada Operator" GIT_AUTHOR_EMAIL=ada@example.com
 export GIT_COMMITTER_NAME="Ada Operator" GIT_COMMITTER_EMAIL=ada@example.com
 . "$SRC/tests/lib/nix-env.sh"
+DEMO_NAME=demo
+. "$SRC/tests/lib/demo-steps.sh"
 nix_env_setup "$DEMO/nix-conf"
 mkdir -p "$HOME" keys www profiles
 SYSTEM="$(uname -m)-linux"
 cim() { "$CIM_AGENT" "$@"; }
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # run ARGS...: shows and runs cim-agent; its output is also kept in last.out
 # and its exit status in $rc.
 run() {
@@ -34,21 +35,6 @@ run() {
 	rc=0
 	cim "$@" >last.out 2>&1 || rc=$?
 	cat last.out
-}
-STEPS=0
-STEP=""
-step() { STEPS=$((STEPS + 1)) STEP="$*"; say "$STEPS. $*"; }
-# expect WHAT TEST...: the current step's outcome; anything else ends the demo.
-expect() {
-	what=$1
-	shift
-	if "$@"; then
-		printf '   \033[32mas expected:\033[0m %s\n' "$what"
-	else
-		printf '\ndemo: step %d (%s) went wrong: expected %s\n' "$STEPS" "$STEP" "$what" >&2
-		printf 'demo: files are in %s\n' "$DEMO" >&2
-		exit 1
-	fi
 }
 outcome_is() { test "$rc" = "$1" && grep -q "^$2: " last.out; }
 profile_path() { readlink -f profiles/demo-host; }
@@ -195,4 +181,4 @@ run -c agent.conf status
 run -c agent.conf history
 
 say "Demo files are in $DEMO"
-echo "demo: $STEPS of $STEPS steps as expected"
+steps_done
