@@ -290,6 +290,42 @@ static char *quiet_text(const struct agent_state *st)
 	return state_text(&q);
 }
 
+/* What this process saved but left unwritten, and the file as this process
+ * last wrote it: the next load in this process (the daemon's next cycle)
+ * reads the newer text, unless someone else has written the file since. */
+static struct {
+	char *path, *text;
+	struct stat file;
+} unwritten;
+
+static bool same_file_as_written(const char *path, const struct stat *sb)
+{
+	return unwritten.path && strcmp(unwritten.path, path) == 0 &&
+	       sb->st_dev == unwritten.file.st_dev && sb->st_ino == unwritten.file.st_ino &&
+	       sb->st_size == unwritten.file.st_size &&
+	       sb->st_mtim.tv_sec == unwritten.file.st_mtim.tv_sec &&
+	       sb->st_mtim.tv_nsec == unwritten.file.st_mtim.tv_nsec;
+}
+
+static bool same_file_now(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && same_file_as_written(path, &sb);
+}
+
+static void note_written(const char *path)
+{
+	free(unwritten.text);
+	unwritten.text = NULL;
+	free(unwritten.path);
+	unwritten.path = strdup(path);
+	if (unwritten.path && stat(path, &unwritten.file) < 0) {
+		free(unwritten.path);
+		unwritten.path = NULL;
+	}
+}
+
 static void remember_written(const struct agent_state *st, int64_t at)
 {
 	char *quiet = quiet_text(st);
@@ -329,6 +365,14 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 		state_release(st);
 		return -1;
 	}
+	if (unwritten.text && same_file_as_written(st->path, &sb)) {
+		char *newer = strdup(unwritten.text);
+		if (newer) {
+			free(text);
+			text = newer;
+			len = strlen(text);
+		}
+	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!root || !json_is_object(root))
@@ -339,8 +383,16 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 	json_decref(root);
 	if (rc < 0)
 		state_release(st);
-	else
+	else {
 		remember_written(st, (int64_t)sb.st_mtime);
+		if (!same_file_as_written(st->path, &sb)) {
+			free(unwritten.text);
+			unwritten.text = NULL;
+			free(unwritten.path);
+			unwritten.path = strdup(st->path);
+			unwritten.file = sb;
+		}
+	}
 	return rc;
 }
 
@@ -463,21 +515,27 @@ int state_save(const struct agent_state *st, struct err *e)
 
 	if (!text)
 		return err_set(e, "out of memory");
+	/* A quiet poll's fetch or gate phase is never written (a start after a
+	 * crash in it starts over, as from idle); its end is, once a minute. */
 	if (st->written && st->written->quiet &&
-	    time(NULL) - st->written->at < STATE_QUIET_SECONDS) {
+	    (st->phase == PHASE_FETCH || st->phase == PHASE_GATE ||
+	     time(NULL) - st->written->at < STATE_QUIET_SECONDS)) {
 		char *quiet = quiet_text(st);
 		bool same = quiet && strcmp(quiet, st->written->quiet) == 0;
 
 		free(quiet);
-		if (same) {
-			free(text);
+		if (same && same_file_now(st->path)) {
+			free(unwritten.text);
+			unwritten.text = text;
 			return 0;
 		}
 	}
 	rc = state_write_text(st->path, text, e);
 	free(text);
-	if (rc == 0)
+	if (rc == 0) {
 		remember_written(st, (int64_t)time(NULL));
+		note_written(st->path);
+	}
 	return rc;
 }
 

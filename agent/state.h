@@ -123,10 +123,11 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e);
 /* Writes st to its file, unless it differs from what the file holds only in
  * the traces of a quiet poll (phase fetch, gate or idle, phase_since,
  * fetched_at, last_cycle_at, next_poll_at, the up-to-date and waiting counts,
- * the steps' success times) and the file was written less than
- * STATE_QUIET_SECONDS ago: a host that polls and finds nothing new writes
- * once a minute, not three times a poll. Resuming loses nothing by it: a
- * fetch starts over. */
+ * the steps' success times): then a fetch or gate phase is not written at all
+ * (a start after a crash in it starts over, as from idle) and the rest only
+ * when the file is STATE_QUIET_SECONDS old. What is left unwritten is what the
+ * next state_load() in this process reads, as long as the file is still the
+ * one this process wrote or read. */
 #define STATE_QUIET_SECONDS 60
 int state_save(const struct agent_state *st, struct err *e);
 

@@ -51,6 +51,16 @@ test_expect_success 'polls that find nothing new leave state.json unwritten (at 
 	test "$(state_field phase)" = idle
 '
 
+test_expect_success 'a quiet poll a minute after the last write writes its end: phase idle, the new times' '
+	touch -d "2 minutes ago" state/state.json &&
+	old_cycle=$(state_field last_cycle_at) &&
+	cim -c agent.conf once >out &&
+	test_grep "^up-to-date: " out &&
+	test "$(state_field phase)" = idle &&
+	test "$(state_field last_cycle_at)" -ge "$old_cycle" &&
+	test "$(find state/state.json -newermt "1 minute ago")" = state/state.json
+'
+
 test_expect_success 'a commit whose health URL answers 500 rolls back to the exact previous path' '
 	good=$(state_field deployed_path) &&
 	write_flake origin 2 0 500 &&

@@ -205,6 +205,54 @@ static void no_file_is_an_empty_state(void **state)
 	state_release(&st);
 }
 
+/* A quiet poll's save is left unwritten, but the next load in this process
+ * reads it (the daemon's next cycle), so its counts and times go on; a file
+ * written by someone else since wins. */
+static void quiet_saves_reach_the_next_load(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st = {0}, again = {0};
+	struct err e = {{0}};
+	json_t *root;
+
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	state_set_str(&st.deployed, C1);
+	st.phase = PHASE_IDLE;
+	st.phase_known = true;
+	assert_int_equal(state_save(&st, &e), 0); /* new: written */
+	st.metrics.cycles[CYCLE_UP_TO_DATE] = 5;
+	st.last_cycle_at = 1234;
+	st.phase = PHASE_FETCH;
+	assert_int_equal(state_save(&st, &e), 0); /* quiet: left unwritten */
+	st.phase = PHASE_IDLE;
+	assert_int_equal(state_save(&st, &e), 0);
+	state_release(&st);
+	root = json_load_file(d->file, 0, NULL);
+	assert_non_null(root);
+	assert_null(json_object_get(root, "last_cycle_at"));
+	json_decref(root);
+
+	assert_int_equal(state_load(&again, d->path, &e), 0);
+	assert_int_equal(again.metrics.cycles[CYCLE_UP_TO_DATE], 5);
+	assert_int_equal(again.last_cycle_at, 1234);
+	assert_int_equal(again.phase, PHASE_IDLE);
+	state_release(&again);
+
+	/* Another writer: its file is what the next load reads. */
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	st.last_cycle_at = 99;
+	assert_int_equal(state_save(&st, &e), 0); /* quiet again */
+	state_release(&st);
+	FILE *f = fopen(d->file, "w");
+	assert_non_null(f);
+	fputs("{\"schema\": 1, \"deployed\": \"" C2 "\"}", f);
+	fclose(f);
+	assert_int_equal(state_load(&again, d->path, &e), 0);
+	assert_string_equal(again.deployed, C2);
+	assert_int_equal(again.last_cycle_at, 0);
+	state_release(&again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +265,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(corrupt_file_is_an_error, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(unknown_phase_starts_over, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(no_file_is_an_empty_state, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(quiet_saves_reach_the_next_load, dir_setup,
+					    dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
