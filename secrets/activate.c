@@ -93,7 +93,10 @@ static int make_symlinks(const struct manifest *m, const char *dir, struct err *
 
 		if (!s->symlink)
 			continue;
-		snprintf(target, sizeof(target), "%s/%s", dir, s->path);
+		if (snprintf(target, sizeof(target), "%s/%s", dir, s->path) >= (int)sizeof(target)) {
+			err_set(e, "%s/%s: path too long", dir, s->path);
+			return err_prefix(e, "[%s] symlink", s->name);
+		}
 		if (make_symlink(s->symlink, target, e) < 0)
 			return err_prefix(e, "[%s] symlink", s->name);
 	}
