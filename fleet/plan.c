@@ -3,6 +3,7 @@
 #include "base/duration.h"
 #include "base/err.h"
 #include "base/ini_lines.h"
+#include "base/relpath.h"
 
 #include <ctype.h>
 #include <ini.h>
@@ -100,21 +101,7 @@ static int parse_percent(const char *s, unsigned *out)
 
 static bool path_ok(const char *path)
 {
-	const char *p = path;
-
-	if (!*path || path[0] == '/' || strlen(path) > FLEET_PATH_MAX)
-		return false;
-	for (const char *c = path; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return false;
-	for (;;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!p[n])
-			return true;
-		p += n + 1;
-	}
+	return relpath_ok(path, FLEET_PATH_MAX);
 }
 
 static bool wave_name_ok(const char *s)

@@ -2,6 +2,7 @@
 #include "secrets/manifest.h"
 
 #include "base/err.h"
+#include "base/relpath.h"
 
 #include <fnmatch.h>
 #include <ini.h>
@@ -53,18 +54,7 @@ static bool no_control(const char *s)
 
 bool manifest_path_ok(const char *path)
 {
-	const char *p = path;
-
-	if (!*path || path[0] == '/' || strlen(path) > MANIFEST_MAX_PATH || !no_control(path))
-		return false;
-	for (;;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!p[n])
-			return true;
-		p += n + 1;
-	}
+	return relpath_ok(path, MANIFEST_MAX_PATH);
 }
 
 static bool name_ok(const char *s)
@@ -84,7 +74,8 @@ static bool account_ok(const char *s)
 }
 
 /* hosts (5), the one key that may repeat, comes after the others. */
-static const char *const keynames[] = {"file", "path", "owner", "group", "mode", "hosts", "symlink"};
+static const char *const keynames[] = {"file", "path",	"owner",  "group",
+				       "mode", "hosts", "symlink"};
 enum { KEY_HOSTS = 5, KEY_SYMLINK = 6 };
 
 /* An absolute path whose components are clean, as file and symlink of a
@@ -129,9 +120,10 @@ static int set_key(struct mparse *ps, struct manifest_secret *s, const char *sec
 	switch (k) {
 	case 0:
 		if (ps->rendered && !abs_path_ok(value))
-			return mfail(ps, ps->lineno,
-				     "[%s] file: '%s' must be an absolute clean path (the store copy)",
-				     section, value);
+			return mfail(
+			    ps, ps->lineno,
+			    "[%s] file: '%s' must be an absolute clean path (the store copy)",
+			    section, value);
 		if (!ps->rendered && !manifest_path_ok(value))
 			return mfail(ps, ps->lineno,
 				     "[%s] file: '%s' must be a path inside the repository "
@@ -257,11 +249,14 @@ static char *mline_reader(char *str, int num, void *stream)
 	return line;
 }
 
-static int parse(struct manifest *m, const char *name, const char *text, size_t len,
-		 bool rendered, struct err *e)
+static int parse(struct manifest *m, const char *name, const char *text, size_t len, bool rendered,
+		 struct err *e)
 {
-	struct mparse ps = {
-	    .m = m, .name = name, .lines = {.text = text, .len = len}, .e = e, .rendered = rendered};
+	struct mparse ps = {.m = m,
+			    .name = name,
+			    .lines = {.text = text, .len = len},
+			    .e = e,
+			    .rendered = rendered};
 	int rc;
 
 	if (len > MANIFEST_MAX_BYTES)
