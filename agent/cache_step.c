@@ -78,21 +78,37 @@ static int check_system(struct cycle *c, const struct deployfile_host *h, struct
 		       h->name, h->system, local);
 }
 
-/* The file does not name this host: it keeps what it runs. */
-static int unlisted(struct cycle *c)
+/* The file does not name this host: it keeps what it runs. A host that has a
+ * deployed system goes on with it as the commit's system (path set, false
+ * returned): the build step then records the commit as deployed with
+ * nothing activated, as a commit that builds what runs, so that the host
+ * does not hold its wave of a staged rollout. A host with nothing deployed
+ * yet has nothing to keep: the cycle ends up-to-date. */
+static bool unlisted(struct cycle *c, char *path, size_t size)
 {
 	char running[PATH_MAX];
 	const char *keeps = c->st.deployed_path;
 
-	if (!keeps) {
-		activate_current(&c->cfg->nix, running, sizeof(running));
-		keeps = running[0] ? running : "what it runs";
-	}
 	state_set_str(&c->st.unlisted, c->res->commit);
-	cycle_set_result(c, CYCLE_UP_TO_DATE, "%s is not in %s of %.12s: it keeps %s",
-			 c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit, keeps);
+	if (keeps) {
+		cycle_log(c, LOG_NOTICE, "%s is not in %s of %.12s: it keeps %s",
+			  c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit, keeps);
+		snprintf(path, size, "%s", keeps);
+		return false;
+	}
+	activate_current(&c->cfg->nix, running, sizeof(running));
+	cycle_set_result(c, CYCLE_UP_TO_DATE,
+			 "%s is not in %s of %.12s: it keeps %s, and deploys nothing",
+			 c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit,
+			 running[0] ? running : "what it runs");
 	cycle_log(c, LOG_NOTICE, "%s", c->res->message);
-	return STEP_DONE;
+	return true;
+}
+
+bool cache_step_is_unlisted(const struct cycle *c)
+{
+	return c->cfg->nix.source == SOURCE_CACHE && c->st.unlisted &&
+	       strcmp(c->st.unlisted, c->res->commit) == 0;
 }
 
 int cache_step_unless_unlisted(struct cycle *c, int next)
@@ -101,11 +117,13 @@ int cache_step_unless_unlisted(struct cycle *c, int next)
 		state_set_str(&c->st.unlisted, NULL);
 		return next;
 	}
-	if (!c->st.unlisted || strcmp(c->st.unlisted, c->res->commit) != 0)
+	/* Only a host with nothing deployed stops here: one with a system has
+	 * the commit recorded as deployed, which ends the cycle earlier. */
+	if (!cache_step_is_unlisted(c))
 		return next;
-	cycle_set_result(c, CYCLE_UP_TO_DATE, "%s is not in %s of %.12s: it keeps %s",
-			 c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit,
-			 c->st.deployed_path ? c->st.deployed_path : "what it runs");
+	cycle_set_result(c, CYCLE_UP_TO_DATE,
+			 "%s is not in %s of %.12s: it keeps what it runs, and deploys nothing",
+			 c->cfg->agent.hostname, c->cfg->nix.deploy_file, c->res->commit);
 	return STEP_DONE;
 }
 
@@ -153,7 +171,7 @@ bool cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t
 		return give_up(c, f, e.msg);
 	h = deployfile_find(&d, c->cfg->agent.hostname);
 	if (!h)
-		rc = unlisted(c);
+		rc = unlisted(c, path, size);
 	else if (check_system(c, h, &e) < 0)
 		rc = give_up(c, FAULT_COMMIT, e.msg);
 	else {

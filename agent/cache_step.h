@@ -23,14 +23,19 @@ void cache_step_describe(struct cycle *c, char *what, size_t size);
  *       another system type, a path missing from the caches or not signed by
  *       a key the host trusts;
  *   error (tried again next cycle): nix, the mirror or a cache failing;
- *   up-to-date: the file does not name this host, which keeps what it runs
- *       (state "unlisted");
- *   stopped: a stop request cut the substitution short. */
+ *   up-to-date: the file does not name this host, which has nothing
+ *       deployed yet (state "unlisted");
+ *   stopped: a stop request cut the substitution short.
+ * When the file does not name a host that has a deployed system, it returns
+ * false with path set to that system (state "unlisted"): the commit keeps it. */
 bool cache_step_realise(struct cycle *c, const char *gc_root, char *path, size_t size);
 
 /* next, unless the tip is the commit found not to name this host: then
  * STEP_DONE, c->res saying so (up-to-date), without reading the file again.
  * With source = build, next, and that note is cleared. */
 int cache_step_unless_unlisted(struct cycle *c, int next);
+
+/* The tip is the commit found not to name this host (source = cache). */
+bool cache_step_is_unlisted(const struct cycle *c);
 
 #endif

@@ -128,8 +128,10 @@ static void print_deployment(const struct config *cfg, const struct agent_state 
 	if (st->reboot_needed)
 		log_print(stdout, "reboot     needed to finish the deployment\n");
 	if (st->unlisted)
-		log_print(stdout, "unlisted   %s of %.12s does not name this host: it keeps %s\n",
-			  cfg->nix.deploy_file, st->unlisted, str(st->deployed_path));
+		log_print(stdout, "unlisted   %s of %.12s does not name this host: %s%s\n",
+			  cfg->nix.deploy_file, st->unlisted,
+			  st->deployed_path ? "it keeps " : "it has nothing deployed",
+			  st->deployed_path ? st->deployed_path : "");
 	if (pid && st->next_poll_at) {
 		long in = (long)(st->next_poll_at - time(NULL));
 		log_print(stdout, "next poll  in %lds\n", in > 0 ? in : 0);

@@ -1,10 +1,12 @@
 #include "agent/config.h"
 #include "agent/config_keys.h"
+#include "apply/deployfile.h"
 
 #include "base/err.h"
 #include "base/url.h"
 #include "base/fileio.h"
 #include "base/ini_lines.h"
+#include "base/relpath.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -355,6 +357,30 @@ static int check_policy(struct parse *ps)
 	return 0;
 }
 
+/* With source = cache the host looks itself up in a file of the repository:
+ * a path that cannot be in a tree, or a name the file cannot hold, would
+ * fail or skip every commit. */
+static int check_cache_source(struct parse *ps)
+{
+	const struct config *cfg = ps->cfg;
+
+	if (!relpath_ok(cfg->nix.deploy_file, DEPLOYFILE_PATH_MAX))
+		return err_set(ps->e,
+			       "%s:%d: [nix] deploy_file: '%.100s' is not a path in the "
+			       "repository; give a relative path without '.' or '..', e.g. "
+			       "deploy/hosts.json",
+			       ps->name, line_of(ps, offsetof(struct config, nix.deploy_file)),
+			       cfg->nix.deploy_file);
+	if (cfg->nix.source == SOURCE_CACHE && !deployfile_host_name_ok(cfg->agent.hostname))
+		return err_set(ps->e,
+			       "%s:%d: [agent] hostname: '%.100s' cannot be a host of %s with "
+			       "source = cache; use letters, digits, '.', '_' and '-', starting "
+			       "with a letter or digit",
+			       ps->name, line_of(ps, offsetof(struct config, agent.hostname)),
+			       cfg->agent.hostname, cfg->nix.deploy_file);
+	return 0;
+}
+
 static int apply_defaults(struct parse *ps)
 {
 	char why[400];
@@ -382,7 +408,7 @@ static int apply_defaults(struct parse *ps)
 		if (!ps->cfg->agent.hostname)
 			return err_set(ps->e, "out of memory");
 	}
-	if (check_policy(ps) < 0)
+	if (check_policy(ps) < 0 || check_cache_source(ps) < 0)
 		return -1;
 	if (config_fleet_check(ps->cfg, ps->name, ps->e) < 0)
 		return -1;

@@ -43,7 +43,8 @@ enum cycle_outcome {
 	CYCLE_STOPPED,	   /* asked to stop between steps; the state resumes it */
 	CYCLE_WAITING,	   /* the rollout gate holds what is new: an earlier wave soaks */
 	CYCLE_HALTED,	   /* the rollout of what is new is halted (failures, a bad plan) */
-	CYCLE_UNCHANGED,   /* a new commit builds the system that runs: recorded, not activated */
+	CYCLE_UNCHANGED,   /* a new commit builds the system that runs (or, source = cache,
+			    * does not name this host): recorded, not activated */
 	CYCLE_OUTCOME_COUNT
 };
 

@@ -230,10 +230,16 @@ static void record_commit(struct cycle *c, const char *path);
 
 static int unchanged(struct cycle *c, const char *path)
 {
-	cycle_set_result(
-	    c, CYCLE_UNCHANGED,
-	    "%s builds %s, which already runs: recorded as deployed, nothing activated",
-	    c->res->commit, path);
+	if (cache_step_is_unlisted(c))
+		cycle_set_result(c, CYCLE_UNCHANGED,
+				 "%s does not name this host in %s: it keeps %s, recorded as "
+				 "deployed, nothing activated",
+				 c->res->commit, c->cfg->nix.deploy_file, path);
+	else
+		cycle_set_result(
+		    c, CYCLE_UNCHANGED,
+		    "%s builds %s, which already runs: recorded as deployed, nothing activated",
+		    c->res->commit, path);
 	record_commit(c, path);
 	cycle_record_history(c, "unchanged", NULL);
 	cycle_log(c, LOG_NOTICE, "%s", c->res->message);

@@ -46,7 +46,7 @@ bool deployfile_system_ok(const char *s)
 }
 
 /* The fleet hosts file's rule (fleet/hosts.h), so one name works in both. */
-static bool host_name_ok(const char *s)
+bool deployfile_host_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -174,7 +174,7 @@ static int parse_host(const struct parse *p, const char *host, json_t *entry,
 	const char *key;
 	json_t *v;
 
-	if (!host_name_ok(host))
+	if (!deployfile_host_name_ok(host))
 		return fail_at(p, host, NULL,
 			       "\"%s\" is not a valid host name; use 1 to %d characters of "
 			       "[A-Za-z0-9._-], starting with a letter or digit",

@@ -62,6 +62,11 @@ const struct deployfile_host *deployfile_find(const struct deployfile *d, const 
 
 void deployfile_release(struct deployfile *d);
 
+/* True when s is a host name as the file may give it: the fleet hosts file's
+ * rule, 1 to DEPLOYFILE_HOST_MAX characters of [A-Za-z0-9._-], starting with
+ * a letter or digit, not ending with '.', no "..". */
+bool deployfile_host_name_ok(const char *s);
+
 /* True when path is a store path as described above (no subpath). */
 bool deployfile_store_path_ok(const char *path);
 

@@ -41,7 +41,10 @@ def load(world):
     for host in waves:
         path = os.path.join(world, host, "state", "history.json")
         try:
-            hist[host] = [h for h in json.load(open(path)) if h.get("outcome") == "deployed"]
+            # "unchanged" is recorded as deployed too: nothing needed activating
+            # (a source = cache host the deployment file leaves out, t0940).
+            hist[host] = [h for h in json.load(open(path))
+                          if h.get("outcome") in ("deployed", "unchanged")]
         except OSError:
             hist[host] = []
     return waves, order, commits, hist

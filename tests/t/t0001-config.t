@@ -215,4 +215,24 @@ test_expect_success 'a fleet name without a NATS URL is an error' '
 	test_grep "^name = edge$" out
 '
 
+test_expect_success 'deploy_file must be a path in the repository; with source = cache the hostname must be a host name' '
+	for bad in ../hosts.json /etc/hosts.json deploy//hosts.json deploy/./hosts.json; do
+		write_config agent.conf &&
+		printf "[nix]\nsource = cache\ndeploy_file = %s\n" "$bad" >>agent.conf &&
+		test_expect_code 2 cim -c agent.conf check-config --syntax-only 2>err &&
+		test_grep "agent.conf:[0-9]*: \[nix\] deploy_file: .$bad. is not a path in the repository" err || return 1
+	done &&
+	write_config agent.conf &&
+	sed -i "s/^hostname = .*/hostname = -web1/" agent.conf &&
+	printf "[nix]\nsource = cache\n" >>agent.conf &&
+	test_expect_code 2 cim -c agent.conf check-config --syntax-only 2>err &&
+	test_grep "agent.conf:2: \[agent\] hostname: .-web1. cannot be a host of deploy/hosts.json with source = cache" err &&
+	sed -i "s/^source = cache/source = build/" agent.conf &&
+	cim -c agent.conf check-config --syntax-only >out 2>err &&
+	write_config agent.conf &&
+	printf "[nix]\nsource = cache\ndeploy_file = ci/out/hosts.json\n" >>agent.conf &&
+	cim -c agent.conf check-config --syntax-only >out &&
+	test_grep "^deploy_file = ci/out/hosts.json$" out
+'
+
 test_done

@@ -171,24 +171,49 @@ test_expect_success 'a health failure rolls back to the previous path' '
 	test "$(state_field deployed_path)" = "$good"
 '
 
-test_expect_success 'a host the file does not name keeps its system, says so in status, and polls quietly' '
+# A host the deployment file leaves out keeps its system: the commit is
+# recorded as deployed with nothing activated, as a commit that builds what
+# runs (so that the host does not hold its wave of a staged rollout, t0940).
+test_expect_success 'a host the file does not name keeps its system, recorded as deployed, and says so in status' '
 	good=$(current) &&
 	path=$(publish 6) &&
 	printf "{\"version\": 1, \"hosts\": {\"other\": {\"path\": \"%s\"}}}\n" "$path" >absent.json &&
 	deploy_commit ada "deploy: other hosts only" absent.json &&
+	tip=$(git -C origin rev-parse main) &&
 	: >"$FAKE_DIR/calls" &&
 	agent -c agent.conf once >out 2>err &&
-	test_grep "^up-to-date: testhost is not in deploy/hosts.json of $(git -C origin rev-parse --short=12 main): it keeps $good" out &&
+	test_grep "^unchanged: $tip does not name this host in deploy/hosts.json: it keeps $good, recorded as deployed, nothing activated" out &&
 	test ! -s "$FAKE_DIR/calls" &&
 	! host_has h1 "$path" &&
 	test "$(current)" = "$good" &&
-	test "$(state_field unlisted)" = "$(git -C origin rev-parse main)" &&
+	test "$(profile)" = "$good" &&
+	test "$(state_field deployed)" = "$tip" &&
+	test "$(state_field deployed_path)" = "$good" &&
+	test "$(state_field unlisted)" = "$tip" &&
 	cim -c agent.conf status >status &&
-	test_grep "^unlisted   deploy/hosts.json of .* does not name this host: it keeps $good" status &&
+	test_grep "^unlisted   deploy/hosts.json of $(git -C origin rev-parse --short=12 main) does not name this host: it keeps $good" status &&
+	agent -c agent.conf once >out &&
+	test_grep "^up-to-date: $tip is already deployed" out &&
 	before=$(stat -c "%i %y" state/state.json) &&
 	agent -c agent.conf once >out &&
-	test_grep "^up-to-date: testhost is not in deploy/hosts.json" out &&
+	test_grep "^up-to-date: $tip is already deployed" out &&
 	test "$(stat -c "%i %y" state/state.json)" = "$before"
+'
+
+test_expect_success 'a new host the file does not name deploys nothing, and polls quietly' '
+	tip=$(git -C origin rev-parse main) &&
+	host_store h4 "$CACHE" "$(cache_pub ci)" &&
+	sed "s|^state_dir = .*|state_dir = $TRASH/state-h4|" agent.conf >h4.conf &&
+	: >"$FAKE_DIR/calls" &&
+	host_run h4 "$CIM_AGENT" -c h4.conf once >out 2>err &&
+	test_grep "^up-to-date: testhost is not in deploy/hosts.json of $(git -C origin rev-parse --short=12 main): it keeps what it runs, and deploys nothing" out &&
+	test ! -s "$FAKE_DIR/calls" &&
+	test -z "$(STATE_DIR=$TRASH/state-h4 state_field deployed)" &&
+	test "$(STATE_DIR=$TRASH/state-h4 state_field unlisted)" = "$tip" &&
+	before=$(stat -c "%i %y" state-h4/state.json) &&
+	host_run h4 "$CIM_AGENT" -c h4.conf once >out &&
+	test_grep "^up-to-date: testhost is not in deploy/hosts.json of .*: it keeps what it runs, and deploys nothing" out &&
+	test "$(stat -c "%i %y" state-h4/state.json)" = "$before"
 '
 
 test_expect_success 'the next commit that names it deploys, and the note goes' '

@@ -154,4 +154,39 @@ test_expect_success 'a cached system that fails its health check on the cache ca
 	none_tried "$bad" $LATER
 '
 
+# CI publishes v2 for two of the three cache hosts only: the third keeps its
+# system, with the commit recorded as deployed and nothing activated, so that
+# its wave and the waves after it still move.
+test_expect_success 'a cache host the deployment file leaves out keeps its system and does not hold the rollout' '
+	mixed_world unlisted &&
+	test_when_finished "fleet_stop $W" &&
+	left_out=$(wave_hosts quarter | cut -d" " -f1) &&
+	publish_push 1 "version 1, published" &&
+	v1=$PUSHED &&
+	mixed_start &&
+	fleet_wait all_deployed "$v1" $FLEET_HOSTS &&
+	kept=$(state_of "$left_out" deployed_path) &&
+	ci_flake_of 2 200 &&
+	"$CIM_PUBLISH" --flake "path:$W/ci" --attr "packages.$NIX_SYSTEM.{host}" --to "$CACHE" \
+		--key-file "$(cache_sec ci)" --output "$W/origin/deploy/hosts.json" $CACHE_HOSTS \
+		>>"$W/publish.log" 2>&1 &&
+	python3 -c "import json,sys; f=sys.argv[1]; d=json.load(open(f)); del d[\"hosts\"][sys.argv[2]]; json.dump(d, open(f, \"w\"))" \
+		"$W/origin/deploy/hosts.json" "$left_out" &&
+	git -C "$W/origin" add deploy/hosts.json &&
+	push 2 "version 2, published for all but $left_out" &&
+	v2=$PUSHED &&
+	fleet_wait all_deployed "$v2" $FLEET_HOSTS &&
+	fleet_check order "$v2" $CANARY_SOAK $QUARTER_SOAK &&
+	test "$(state_of "$left_out" deployed_path)" = "$kept" &&
+	test "$(readlink -f "$W/$left_out/profiles/system")" = "$kept" &&
+	test "$(state_of "$left_out" unlisted)" = "$v2" &&
+	history_has "$left_out" "$v2" unchanged &&
+	status_says "^unlisted +deploy/hosts.json of $(short "$v2")[0-9a-f]* does not name this host: it keeps $kept" "$left_out" &&
+	publish_push 3 "version 3, published for all" &&
+	v3=$PUSHED &&
+	fleet_wait all_deployed "$v3" $FLEET_HOSTS &&
+	took_from_cache "$v3" &&
+	test -z "$(state_of "$left_out" unlisted)"
+'
+
 test_done
