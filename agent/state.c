@@ -284,9 +284,16 @@ static char *quiet_text(const struct agent_state *st)
 	q.phase_since = q.fetched_at = q.last_cycle_at = q.next_poll_at = 0;
 	/* The count of such polls (and of a waiting host's gate decisions, which
 	 * every report of the fleet may wake) and their success times: a crash
-	 * loses at most a minute of them, which a Prometheus counter tolerates. */
-	q.metrics.cycles[CYCLE_UP_TO_DATE] = q.metrics.cycles[CYCLE_WAITING] = 0;
+	 * loses at most a minute of them, which a Prometheus counter tolerates.
+	 * A tip skipped as failed before, a halted rollout, a refused tip or the
+	 * same error again are polls as quiet: the outcome and its message are
+	 * compared, not their counts or times. */
+	static const enum cycle_outcome repeats[] = {CYCLE_UP_TO_DATE, CYCLE_WAITING, CYCLE_SKIPPED,
+						     CYCLE_HALTED,     CYCLE_REFUSED, CYCLE_ERROR};
+	for (size_t i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++)
+		q.metrics.cycles[repeats[i]] = 0;
 	memset(q.metrics.ok, 0, sizeof(q.metrics.ok));
+	q.metrics.failed[METRIC_VERIFY] = q.metrics.failed[METRIC_FETCH] = 0;
 	return state_text(&q);
 }
 

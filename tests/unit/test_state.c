@@ -253,6 +253,55 @@ static void quiet_saves_reach_the_next_load(void **state)
 	state_release(&again);
 }
 
+/* A poll that ends as the last one did (a failed tip skipped again, a halted
+ * rollout, the same refusal or error) is as quiet as an up-to-date one; a
+ * different outcome or message is written. */
+static void repeated_outcomes_are_quiet(void **state)
+{
+	struct dir *d = *state;
+	struct agent_state st = {0};
+	struct err e = {{0}};
+	json_t *root;
+
+	assert_int_equal(state_load(&st, d->path, &e), 0);
+	st.phase = PHASE_IDLE;
+	st.phase_known = true;
+	st.last_outcome = CYCLE_SKIPPED;
+	st.metrics.cycles[CYCLE_SKIPPED] = 1;
+	assert_int_equal(state_save(&st, &e), 0); /* new: written */
+	st.metrics.cycles[CYCLE_SKIPPED] = 2;
+	st.metrics.failed[METRIC_VERIFY] = 1234;
+	st.last_cycle_at = 1234;
+	assert_int_equal(state_save(&st, &e), 0); /* the same outcome: left unwritten */
+	root = json_load_file(d->file, 0, NULL);
+	assert_non_null(root);
+	assert_null(json_object_get(root, "last_cycle_at"));
+	json_decref(root);
+	st.last_outcome = CYCLE_HALTED;
+	assert_int_equal(state_save(&st, &e), 0); /* another outcome: written */
+	root = json_load_file(d->file, 0, NULL);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "last_outcome")), "halted");
+	json_decref(root);
+	state_set_str(&st.last_error, "rollout gate: the bucket is unreachable");
+	st.last_outcome = CYCLE_ERROR;
+	assert_int_equal(state_save(&st, &e), 0);
+	st.metrics.cycles[CYCLE_ERROR] = 7;
+	st.metrics.failed[METRIC_FETCH] = 99;
+	assert_int_equal(state_save(&st, &e), 0); /* the same error again: unwritten */
+	root = json_load_file(d->file, 0, NULL);
+	assert_null(
+	    json_object_get(json_object_get(json_object_get(root, "metrics"), "cycles"), "error"));
+	json_decref(root);
+	state_set_str(&st.last_error, "fetch: the server hung up");
+	assert_int_equal(state_save(&st, &e), 0); /* another message: written */
+	root = json_load_file(d->file, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(root, "last_error")),
+			    "fetch: the server hung up");
+	json_decref(root);
+	state_release(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +314,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(corrupt_file_is_an_error, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(unknown_phase_starts_over, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(no_file_is_an_empty_state, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(repeated_outcomes_are_quiet, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(quiet_saves_reach_the_next_load, dir_setup,
 					    dir_teardown),
 	};
