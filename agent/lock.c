@@ -54,9 +54,14 @@ static int take(const char *path, unsigned wait_seconds, int *busy, struct err *
 		}
 		nanosleep(&nap, NULL);
 	}
-	/* The pid is a hint for the message of the next one to try. */
-	char pid[32];
+	/* The pid is a hint for the message of the next one to try. A daemon
+	 * takes the lock every poll: when the file holds its pid already, it is
+	 * not rewritten (that dirtied a page of the disk per poll). */
+	char pid[32], was[32];
 	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	ssize_t n = pread(fd, was, sizeof(was), 0);
+	if (n == len && memcmp(was, pid, (size_t)len) == 0)
+		return fd;
 	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) < 0) {
 		/* Only the message would lose its pid. */
 	}
