@@ -117,9 +117,11 @@ int cache_step_unless_unlisted(struct cycle *c, int next)
 		state_set_str(&c->st.unlisted, NULL);
 		return next;
 	}
-	/* Only a host with nothing deployed stops here: one with a system has
-	 * the commit recorded as deployed, which ends the cycle earlier. */
-	if (!cache_step_is_unlisted(c))
+	/* Only a host with nothing deployed stops here. One with a system goes
+	 * on: the commit is recorded as deployed once it keeps that system,
+	 * which may take an activation again after a crash, an error or a
+	 * manual rollback (secrets, or another system running). */
+	if (!cache_step_is_unlisted(c) || c->st.deployed_path)
 		return next;
 	cycle_set_result(c, CYCLE_UP_TO_DATE,
 			 "%s is not in %s of %.12s: it keeps what it runs, and deploys nothing",

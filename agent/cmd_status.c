@@ -127,7 +127,7 @@ static void print_deployment(const struct config *cfg, const struct agent_state 
 	}
 	if (st->reboot_needed)
 		log_print(stdout, "reboot     needed to finish the deployment\n");
-	if (st->unlisted)
+	if (st->unlisted && cfg->nix.source == SOURCE_CACHE)
 		log_print(stdout, "unlisted   %s of %.12s does not name this host: %s%s\n",
 			  cfg->nix.deploy_file, st->unlisted,
 			  st->deployed_path ? "it keeps " : "it has nothing deployed",

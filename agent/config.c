@@ -363,22 +363,31 @@ static int check_policy(struct parse *ps)
 static int check_cache_source(struct parse *ps)
 {
 	const struct config *cfg = ps->cfg;
+	int line;
 
-	if (!relpath_ok(cfg->nix.deploy_file, DEPLOYFILE_PATH_MAX))
+	if (cfg->nix.source != SOURCE_CACHE)
+		return 0;
+	if (!relpath_ok(cfg->nix.deploy_file, CONFIG_DEPLOY_FILE_MAX))
 		return err_set(ps->e,
 			       "%s:%d: [nix] deploy_file: '%.100s' is not a path in the "
-			       "repository; give a relative path without '.' or '..', e.g. "
-			       "deploy/hosts.json",
+			       "repository; give a relative path of at most %d bytes without "
+			       "'.' or '..', e.g. deploy/hosts.json",
 			       ps->name, line_of(ps, offsetof(struct config, nix.deploy_file)),
-			       cfg->nix.deploy_file);
-	if (cfg->nix.source == SOURCE_CACHE && !deployfile_host_name_ok(cfg->agent.hostname))
+			       cfg->nix.deploy_file, CONFIG_DEPLOY_FILE_MAX);
+	if (deployfile_host_name_ok(cfg->agent.hostname))
+		return 0;
+	line = line_of(ps, offsetof(struct config, agent.hostname));
+	if (!line)
 		return err_set(ps->e,
-			       "%s:%d: [agent] hostname: '%.100s' cannot be a host of %s with "
-			       "source = cache; use letters, digits, '.', '_' and '-', starting "
-			       "with a letter or digit",
-			       ps->name, line_of(ps, offsetof(struct config, agent.hostname)),
-			       cfg->agent.hostname, cfg->nix.deploy_file);
-	return 0;
+			       "%s: this machine's hostname '%.100s' cannot be a host of %s with "
+			       "source = cache; set [agent] hostname to the name CI gives it: "
+			       "letters, digits, '.', '_' and '-', starting with a letter or digit",
+			       ps->name, cfg->agent.hostname, cfg->nix.deploy_file);
+	return err_set(ps->e,
+		       "%s:%d: [agent] hostname: '%.100s' cannot be a host of %s with source = "
+		       "cache; use letters, digits, '.', '_' and '-', starting with a letter "
+		       "or digit",
+		       ps->name, line, cfg->agent.hostname, cfg->nix.deploy_file);
 }
 
 static int apply_defaults(struct parse *ps)

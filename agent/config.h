@@ -31,7 +31,9 @@ struct fleet_settings {
 
 #define CONFIG_DEFAULT_PATH "/etc/cim-agent/agent.conf"
 #define CONFIG_MAX_BYTES    (64 * 1024)
-#define CONFIG_MAX_LIST     STRLIST_MAX
+#define CONFIG_MAX_LIST	    STRLIST_MAX
+/* The longest [nix] deploy_file, a path inside the repository. */
+#define CONFIG_DEPLOY_FILE_MAX 1024
 /* check-config refuses a poll_interval below this (seconds); loading refuses 0. */
 #define CONFIG_POLL_FLOOR 5
 
@@ -45,7 +47,7 @@ struct config {
 		char *hostname;
 		char *state_dir;
 		unsigned poll_interval; /* seconds */
-		unsigned poll_jitter;   /* seconds */
+		unsigned poll_jitter;	/* seconds */
 		enum agent_mode mode;
 		char *status_group; /* may read state_dir (cim-agent status) */
 	} agent;
@@ -53,10 +55,10 @@ struct config {
 	struct nix_settings nix;
 	struct health_settings health;
 	struct {
-		char *url;           /* webhook receiving the state as JSON */
+		char *url;	     /* webhook receiving the state as JSON */
 		char *hmac_key_file; /* signs the body: X-Cim-Signature: sha256=<hex> */
 		char *metrics_file;  /* Prometheus textfile collector output */
-		char *command;       /* hook run after each deployment */
+		char *command;	     /* hook run after each deployment */
 		unsigned timeout;    /* seconds per webhook POST */
 		unsigned outbox_max; /* undelivered reports kept */
 	} report;
@@ -70,8 +72,7 @@ struct config {
 int config_load(struct config *cfg, const char *path, struct err *e);
 
 /* Parses an in-memory file (name is used in messages only). */
-int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
-		 struct err *e);
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len, struct err *e);
 
 /* Prints the effective configuration, defaults included, as INI; credentials
  * embedded in URLs are shown as <redacted>. */

@@ -275,8 +275,14 @@ int step_build(struct cycle *c)
 		return is_unchanged(c, path) ? unchanged(c, path) : PHASE_SECRETS;
 	state_set_str(&c->st.built, c->res->commit);
 	state_set_str(&c->st.built_path, path);
-	cycle_set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
-			 c->res->commit, path);
+	if (cache_step_is_unlisted(c))
+		cycle_set_result(c, CYCLE_BUILT,
+				 "%s does not name this host in %s: it keeps %s; mode = build, "
+				 "nothing taken",
+				 c->res->commit, c->cfg->nix.deploy_file, path);
+	else
+		cycle_set_result(c, CYCLE_BUILT, "built %s (%s); mode = build, not activated",
+				 c->res->commit, path);
 	cycle_record_history(c, "built", NULL);
 	return STEP_DONE;
 }

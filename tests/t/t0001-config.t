@@ -230,9 +230,27 @@ test_expect_success 'deploy_file must be a path in the repository; with source =
 	sed -i "s/^source = cache/source = build/" agent.conf &&
 	cim -c agent.conf check-config --syntax-only >out 2>err &&
 	write_config agent.conf &&
+	printf "[nix]\nsource = build\ndeploy_file = ../unused\n" >>agent.conf &&
+	cim -c agent.conf check-config --syntax-only >out &&
+	write_config agent.conf &&
 	printf "[nix]\nsource = cache\ndeploy_file = ci/out/hosts.json\n" >>agent.conf &&
 	cim -c agent.conf check-config --syntax-only >out &&
 	test_grep "^deploy_file = ci/out/hosts.json$" out
 '
+
+# The machine's own name, when [agent] hostname is not set: no line to name.
+if [ "$(id -u)" = 0 ] && unshare --uts true 2>/dev/null; then
+	test_expect_success 'with source = cache, a machine hostname the deployment file cannot hold is named, with the fix' '
+		write_config agent.conf &&
+		sed -i "/^hostname = /d" agent.conf &&
+		printf "[nix]\nsource = cache\n" >>agent.conf &&
+		test_expect_code 2 unshare --uts python3 -c "import socket, subprocess, sys
+socket.sethostname(\"bad..name\")
+sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$CIM_AGENT" -c agent.conf check-config --syntax-only 2>err &&
+		test_grep "agent.conf: this machine.s hostname .bad\.\.name. cannot be a host of deploy/hosts.json with source = cache; set \[agent\] hostname" err
+	'
+else
+	test_skip 'a machine hostname the deployment file cannot hold' 'needs root and unshare --uts'
+fi
 
 test_done

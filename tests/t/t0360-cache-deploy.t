@@ -200,18 +200,51 @@ test_expect_success 'a host the file does not name keeps its system, recorded as
 	test "$(stat -c "%i %y" state/state.json)" = "$before"
 '
 
+# Another system runs than the one deployed (switched by hand): the unlisted
+# tip activates the deployed one again. A crash in that activation leaves
+# the tip not recorded; the next start finishes it (it was stuck at
+# "deploys nothing" before: found in review).
+test_expect_success 'an unlisted tip whose activation was cut short is finished by the next start' '
+	good=$(state_field deployed_path) &&
+	other=$(publish 5 500) &&
+	host_has h1 "$other" &&
+	deploy_commit ada "deploy: other hosts only, again" absent.json &&
+	tip=$(git -C origin rev-parse main) &&
+	ln -sfn "$other" "$FAKE_DIR/current-system" &&
+	: >"$FAKE_DIR/crash-before-test" &&
+	: >"$FAKE_DIR/calls" &&
+	test_expect_code 137 agent -c agent.conf once >out 2>err &&
+	test_grep "killed the agent" "$FAKE_DIR/calls" &&
+	test "$(state_field deployed)" != "$tip" &&
+	test_expect_code 1 agent -c agent.conf once >out 2>err &&
+	test_grep "^rolled-back: rolled back to $other: the agent was interrupted during activation" out &&
+	agent -c agent.conf once >out 2>err &&
+	test_grep "^deployed: deployed $tip ($good)" out &&
+	test "$(state_field deployed)" = "$tip" &&
+	test "$(state_field deployed_path)" = "$good" &&
+	test "$(current)" = "$good"
+'
+
+# A host of its own (store, state, running system and profile), which has
+# never deployed: its own commit leaves it out.
 test_expect_success 'a new host the file does not name deploys nothing, and polls quietly' '
+	mkdir -p h4-fake h4-profiles &&
+	printf "{\"version\": 1, \"hosts\": {\"other\": {\"path\": \"%s\"}}}\n" \
+		/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nixos-system-other-1 >h4.json &&
+	deploy_commit ada "deploy: a host that is not h4" h4.json &&
 	tip=$(git -C origin rev-parse main) &&
 	host_store h4 "$CACHE" "$(cache_pub ci)" &&
-	sed "s|^state_dir = .*|state_dir = $TRASH/state-h4|" agent.conf >h4.conf &&
-	: >"$FAKE_DIR/calls" &&
-	host_run h4 "$CIM_AGENT" -c h4.conf once >out 2>err &&
+	sed -e "s|^state_dir = .*|state_dir = $TRASH/state-h4|" \
+		-e "s|^current_system = .*|current_system = $TRASH/h4-fake/current-system|" \
+		-e "s|^profile = .*|profile = $TRASH/h4-profiles/system|" agent.conf >h4.conf &&
+	FAKE_DIR=$TRASH/h4-fake host_run h4 "$CIM_AGENT" -c h4.conf once >out 2>err &&
 	test_grep "^up-to-date: testhost is not in deploy/hosts.json of $(git -C origin rev-parse --short=12 main): it keeps what it runs, and deploys nothing" out &&
-	test ! -s "$FAKE_DIR/calls" &&
+	test ! -e h4-fake/calls &&
+	test ! -e h4-profiles/system &&
 	test -z "$(STATE_DIR=$TRASH/state-h4 state_field deployed)" &&
 	test "$(STATE_DIR=$TRASH/state-h4 state_field unlisted)" = "$tip" &&
 	before=$(stat -c "%i %y" state-h4/state.json) &&
-	host_run h4 "$CIM_AGENT" -c h4.conf once >out &&
+	FAKE_DIR=$TRASH/h4-fake host_run h4 "$CIM_AGENT" -c h4.conf once >out &&
 	test_grep "^up-to-date: testhost is not in deploy/hosts.json of .*: it keeps what it runs, and deploys nothing" out &&
 	test "$(stat -c "%i %y" state-h4/state.json)" = "$before"
 '
