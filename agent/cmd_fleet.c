@@ -36,8 +36,9 @@ static void when(int64_t t, char *buf, size_t size)
 		snprintf(buf, size, "-");
 		return;
 	}
-	gmtime_r(&tt, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* a time past what struct tm holds has no date */
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "%lld", (long long)t);
 }
 
 /* The commit whose plan is shown: rev when given (40 hex digits), else the

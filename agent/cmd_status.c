@@ -255,10 +255,13 @@ static void print_history(json_t *hist, size_t start)
 	for (size_t i = start; i < json_array_size(hist); i++) {
 		struct history_entry h;
 		char when[32];
+		struct tm *tm;
 		time_t t;
 		history_entry_read(json_array_get(hist, i), &h);
 		t = (time_t)h.finished_at;
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		/* a time past what struct tm holds has no date */
+		if (!(tm = localtime(&t)) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", tm))
+			snprintf(when, sizeof(when), "%lld", (long long)h.finished_at);
 		log_print(stdout, "%s  %-12s %.12s  %s  %s%s%s\n", when, h.outcome, h.commit,
 			  str(h.signer), str(h.store_path),
 			  h.reason ? "\n                     " : "", h.reason ?: "");

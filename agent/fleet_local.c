@@ -4,46 +4,92 @@
 #include "base/err.h"
 #include "base/fileio.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #define LOCAL_VERSION 1
 
-static void copy_str(char *dst, size_t size, json_t *o, const char *key)
+/* Reads the keys of fleet.json: a key that is there with another type than
+ * this version writes is an error (the first one), never a silent default. */
+struct reader {
+	const char *name; /* the file, for messages */
+	const char *in;	  /* the object read: NULL at the top, "gate" */
+	struct err *e;
+	int rc;
+};
+
+static const char *type_name(json_type t)
 {
-	const char *v = json_string_value(json_object_get(o, key));
+	switch (t) {
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_STRING:
+		return "a string";
+	case JSON_OBJECT:
+		return "an object";
+	default:
+		return "true or false";
+	}
+}
+
+/* o's key when it has type t (JSON_TRUE: either boolean); NULL when absent
+ * or once an error is set. */
+static json_t *get(struct reader *r, json_t *o, const char *key, json_type t)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || r->rc < 0)
+		return NULL;
+	if (json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v)))
+		return v;
+	r->rc = err_set(r->e, "%s: \"%s%s%s\" is not %s; fix it or remove the file to start afresh",
+			r->name, r->in ? r->in : "", r->in ? "." : "", key, type_name(t));
+	return NULL;
+}
+
+static void copy_str(struct reader *r, char *dst, size_t size, json_t *o, const char *key)
+{
+	const char *v = json_string_value(get(r, o, key, JSON_STRING));
 
 	snprintf(dst, size, "%s", v ? v : "");
 }
 
-static int64_t get_int(json_t *o, const char *key)
+static int64_t get_int(struct reader *r, json_t *o, const char *key)
 {
-	return json_is_integer(json_object_get(o, key))
-		   ? (int64_t)json_integer_value(json_object_get(o, key))
-		   : 0;
+	json_t *v = get(r, o, key, JSON_INTEGER);
+
+	return v ? (int64_t)json_integer_value(v) : 0;
 }
 
-static void gate_from_json(struct fleet_gate_record *g, json_t *o)
+static bool get_bool(struct reader *r, json_t *o, const char *key)
+{
+	return json_is_true(get(r, o, key, JSON_TRUE));
+}
+
+static void gate_from_json(struct reader *r, struct fleet_gate_record *g, json_t *o)
 {
 	memset(g, 0, sizeof(*g));
 	g->wave = -1;
-	if (!json_is_object(o))
+	if (!o)
 		return;
-	g->active = json_is_true(json_object_get(o, "active"));
-	g->at = get_int(o, "at");
-	copy_str(g->tip, sizeof(g->tip), o, "tip");
-	copy_str(g->deploy, sizeof(g->deploy), o, "deploy");
-	g->wave = json_is_integer(json_object_get(o, "wave")) ? (long)get_int(o, "wave") : -1;
-	copy_str(g->wave_name, sizeof(g->wave_name), o, "wave_name");
-	g->waiting = json_is_true(json_object_get(o, "waiting"));
-	copy_str(g->waits_for, sizeof(g->waits_for), o, "waits_for");
-	g->wait_until = get_int(o, "wait_until");
-	copy_str(g->halted, sizeof(g->halted), o, "halted");
-	copy_str(g->note, sizeof(g->note), o, "note");
-	g->forged = (size_t)get_int(o, "forged");
-	g->stale_after = (unsigned)get_int(o, "stale_after");
+	r->in = "gate";
+	g->active = get_bool(r, o, "active");
+	g->at = get_int(r, o, "at");
+	copy_str(r, g->tip, sizeof(g->tip), o, "tip");
+	copy_str(r, g->deploy, sizeof(g->deploy), o, "deploy");
+	g->wave = get(r, o, "wave", JSON_INTEGER) ? (long)get_int(r, o, "wave") : -1;
+	copy_str(r, g->wave_name, sizeof(g->wave_name), o, "wave_name");
+	g->waiting = get_bool(r, o, "waiting");
+	copy_str(r, g->waits_for, sizeof(g->waits_for), o, "waits_for");
+	g->wait_until = get_int(r, o, "wait_until");
+	copy_str(r, g->halted, sizeof(g->halted), o, "halted");
+	copy_str(r, g->note, sizeof(g->note), o, "note");
+	g->forged = (size_t)get_int(r, o, "forged");
+	g->stale_after = (unsigned)get_int(r, o, "stale_after");
+	r->in = NULL;
 }
 
 static json_t *gate_to_json(const struct fleet_gate_record *g)
@@ -56,18 +102,34 @@ static json_t *gate_to_json(const struct fleet_gate_record *g)
 			 "halted", g->halted, "note", g->note, "forged", (json_int_t)g->forged);
 }
 
-static int seen_from_json(struct fleet_seen *s, json_t *o, struct err *e)
+static int by_name(const void *a, const void *b)
 {
-	const char *host;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The hosts are noted in sorted order, so that each one goes at the end of
+ * s: in the file's order, each could move all the others (minutes for a
+ * file of 1 MiB with its names reversed). */
+static int seen_from_json(struct reader *r, struct fleet_seen *s, json_t *o)
+{
+	size_t n = json_object_size(o), k = 0;
+	const char **hosts = malloc((n ? n : 1) * sizeof(*hosts)), *host;
+	struct err why = {{0}};
 	json_t *v;
 
-	json_object_foreach(o, host, v)
-	{
-		if (json_is_integer(v) && json_integer_value(v) > 0 &&
-		    fleet_seen_note(s, host, (uint64_t)json_integer_value(v), e) < 0)
-			return -1;
-	}
-	return 0;
+	if (!hosts)
+		return r->rc = err_set(r->e, "out of memory");
+	json_object_foreach(o, host, v) hosts[k++] = host;
+	qsort(hosts, n, sizeof(*hosts), by_name);
+	r->in = "seen";
+	for (k = 0; k < n && r->rc == 0; k++)
+		if ((v = get(r, o, hosts[k], JSON_INTEGER)) && json_integer_value(v) > 0 &&
+		    fleet_seen_note(s, hosts[k], (uint64_t)json_integer_value(v), &why) < 0)
+			r->rc = err_set(r->e, "%s: %s; fix it or remove the file to start afresh",
+					r->name, why.msg);
+	r->in = NULL;
+	free(hosts);
+	return r->rc;
 }
 
 json_t *fleet_local_read_json(const char *state_dir)
@@ -90,10 +152,9 @@ json_t *fleet_local_read_json(const char *state_dir)
 }
 
 /* The report kept in the file, opened as a reader would. */
-static void load_self(struct fleet_local *l, json_t *o, const char *host,
+static void load_self(struct fleet_local *l, const char *env, const char *host,
 		      const unsigned char pk[32])
 {
-	const char *env = json_string_value(json_object_get(o, "report"));
 	struct err e = {{0}};
 
 	if (!env || !pk)
@@ -106,42 +167,71 @@ static void load_self(struct fleet_local *l, json_t *o, const char *host,
 		l->seq = l->self.seq;
 }
 
-int fleet_local_load(struct fleet_local *l, const char *state_dir, const char *host,
-		     const unsigned char pk[32], struct err *e)
+static void local_from_json(struct reader *r, struct fleet_local *l, json_t *o, const char *host,
+			    const unsigned char pk[32])
 {
-	char path[4096], *text = NULL;
-	size_t len = 0;
+	json_t *report;
+
+	l->seq = (uint64_t)get_int(r, o, "seq");
+	gate_from_json(r, &l->gate, get(r, o, "gate", JSON_OBJECT));
+	l->nats_ok = get_bool(r, o, "nats_ok");
+	copy_str(r, l->nats_error, sizeof(l->nats_error), o, "nats_error");
+	l->nats_at = get_int(r, o, "nats_at");
+	l->published_at = get_int(r, o, "published_at");
+	report = get(r, o, "report", JSON_STRING);
+	if (r->rc == 0)
+		load_self(l, json_string_value(report), host, pk);
+	if (r->rc == 0 && (o = get(r, o, "seen", JSON_OBJECT)))
+		seen_from_json(r, &l->seen, o);
+}
+
+int fleet_local_parse(struct fleet_local *l, const char *name, const char *text, size_t len,
+		      const char *host, const unsigned char pk[32], struct err *e)
+{
+	struct reader r = {name, NULL, e, 0};
 	json_error_t jerr;
 	json_t *o;
 
 	memset(l, 0, sizeof(*l));
 	l->gate.wave = -1;
-	snprintf(path, sizeof(path), "%s/%s", state_dir, FLEET_LOCAL_FILE);
-	if (access(path, F_OK) != 0)
-		return 0;
-	if (file_read_capped(path, FLEET_LOCAL_MAX_BYTES, &text, &len, e) < 0)
-		return -1;
 	o = json_loadb(text, len, 0, &jerr);
-	free(text);
+	if (!o)
+		return err_set(e, "%s:%d: not a JSON object (%s); remove the file to start afresh",
+			       name, jerr.line, jerr.text);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return err_set(e, "%s:%d: not a JSON object (%s); remove the file to start afresh",
-			       path, jerr.line, jerr.text);
+		return err_set(e, "%s: not a JSON object; remove the file to start afresh", name);
 	}
-	l->seq = (uint64_t)get_int(o, "seq");
-	gate_from_json(&l->gate, json_object_get(o, "gate"));
-	l->nats_ok = json_is_true(json_object_get(o, "nats_ok"));
-	copy_str(l->nats_error, sizeof(l->nats_error), o, "nats_error");
-	l->nats_at = get_int(o, "nats_at");
-	l->published_at = get_int(o, "published_at");
-	load_self(l, o, host, pk);
-	if (seen_from_json(&l->seen, json_object_get(o, "seen"), e) < 0) {
-		json_decref(o);
-		fleet_local_release(l);
-		return -1;
-	}
+	local_from_json(&r, l, o, host, pk);
 	json_decref(o);
-	return 0;
+	if (r.rc < 0)
+		fleet_local_release(l);
+	return r.rc;
+}
+
+int fleet_local_load(struct fleet_local *l, const char *state_dir, const char *host,
+		     const unsigned char pk[32], struct err *e)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	struct stat sb;
+	int gone, rc;
+
+	memset(l, 0, sizeof(*l));
+	l->gate.wave = -1;
+	snprintf(path, sizeof(path), "%s/%s", state_dir, FLEET_LOCAL_FILE);
+	gone = stat(path, &sb) < 0 ? errno : 0;
+	if (gone == ENOENT)
+		return 0;
+	if (!gone && sb.st_size > FLEET_LOCAL_MAX_BYTES)
+		return err_set(
+		    e, "%s: %lld bytes, over the limit of %d; remove the file to start afresh",
+		    path, (long long)sb.st_size, FLEET_LOCAL_MAX_BYTES);
+	if (file_read_capped(path, FLEET_LOCAL_MAX_BYTES, &text, &len, e) < 0)
+		return -1;
+	rc = fleet_local_parse(l, path, text, len, host, pk, e);
+	free(text);
+	return rc;
 }
 
 int fleet_local_save(const struct fleet_local *l, const char *state_dir, struct err *e)

@@ -11,6 +11,7 @@
 #include "fleet/view.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct err;
@@ -53,6 +54,12 @@ struct fleet_local {
  * reader would (a report under another key starts afresh). */
 int fleet_local_load(struct fleet_local *l, const char *state_dir, const char *host,
 		     const unsigned char pk[32], struct err *e);
+
+/* fleet_local_load() on the file's text (len bytes, no NUL needed); name is
+ * the file, for messages. A key of another type than this version writes is
+ * an error naming it; on an error l holds nothing to release. */
+int fleet_local_parse(struct fleet_local *l, const char *name, const char *text, size_t len,
+		      const char *host, const unsigned char pk[32], struct err *e);
 
 /* Writes it atomically. */
 int fleet_local_save(const struct fleet_local *l, const char *state_dir, struct err *e);

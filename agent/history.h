@@ -5,6 +5,7 @@
 #define CIM_HISTORY_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct err;
@@ -30,6 +31,12 @@ int history_append(const char *state_dir, const struct history_entry *entry, str
 
 /* Loads the array (empty when there is no file); caller json_decref()s. */
 json_t *history_load(const char *state_dir, struct err *e);
+
+/* history_load() on the file's text (len bytes, no NUL needed); name is the
+ * file, for messages. Every item is checked to be an entry as
+ * history_append() writes it (commit and outcome strings, the other strings
+ * strings or null, the times integers): a file with any other is an error. */
+json_t *history_parse(const char *name, const char *text, size_t len, struct err *e);
 
 /* Reads an item of that array; the strings are borrowed from item. */
 void history_entry_read(const json_t *item, struct history_entry *out);

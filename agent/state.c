@@ -4,8 +4,6 @@
 #include "base/fileio.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +263,7 @@ static int state_init(struct agent_state *st, const char *state_dir, struct err 
 	st->unknown = json_object();
 	if (!st->unknown || asprintf(&st->path, "%s/state.json", state_dir) < 0) {
 		st->path = NULL;
+		state_release(st);
 		return err_set(e, "out of memory");
 	}
 	return 0;
@@ -353,22 +352,55 @@ static void remember_written(const struct agent_state *st, int64_t at)
 	st->written->at = at;
 }
 
-int state_load(struct agent_state *st, const char *state_dir, struct err *e)
+/* The text of st->path into st (initialised); on an error st holds what
+ * was read so far. */
+static int parse_text(struct agent_state *st, const char *text, size_t len, struct err *e)
 {
 	json_error_t jerr;
-	char *text = NULL;
-	json_t *root;
-	struct stat sb;
-	size_t len;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	int rc;
 
-	if (state_init(st, state_dir, e) < 0) {
+	if (!root)
+		rc = err_set(e, "%s:%d: state file is corrupt (%s); move it away to start over",
+			     st->path, jerr.line, jerr.text);
+	else if (!json_is_object(root))
+		rc = err_set(
+		    e, "%s: state file is corrupt (not an object); move it away to start over",
+		    st->path);
+	else
+		rc = read_object(st, root, e);
+	json_decref(root);
+	return rc;
+}
+
+int state_parse(struct agent_state *st, const char *state_dir, const char *text, size_t len,
+		struct err *e)
+{
+	int rc = state_init(st, state_dir, e) < 0 ? -1 : parse_text(st, text, len, e);
+
+	if (rc < 0)
 		state_release(st);
+	return rc;
+}
+
+int state_load(struct agent_state *st, const char *state_dir, struct err *e)
+{
+	char *text = NULL;
+	struct stat sb;
+	size_t len;
+	int rc, gone;
+
+	if (state_init(st, state_dir, e) < 0)
 		return -1;
-	}
-	if (stat(st->path, &sb) < 0 && errno == ENOENT)
+	gone = stat(st->path, &sb) < 0 ? errno : 0;
+	if (gone == ENOENT)
 		return 0;
-	if (file_read_capped(st->path, STATE_MAX_BYTES, &text, &len, e) < 0) {
+	if (!gone && sb.st_size > STATE_MAX_BYTES)
+		rc = err_set(e, "%s: %lld bytes, over the limit of %d; move it away to start over",
+			     st->path, (long long)sb.st_size, STATE_MAX_BYTES);
+	else
+		rc = file_read_capped(st->path, STATE_MAX_BYTES, &text, &len, e);
+	if (rc < 0) {
 		state_release(st);
 		return -1;
 	}
@@ -380,14 +412,8 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 			len = strlen(text);
 		}
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	rc = parse_text(st, text, len, e);
 	free(text);
-	if (!root || !json_is_object(root))
-		rc = err_set(e, "%s:%d: state file is corrupt (%s); move it away to start over",
-			     st->path, jerr.line, root ? "not an object" : jerr.text);
-	else
-		rc = read_object(st, root, e);
-	json_decref(root);
 	if (rc < 0)
 		state_release(st);
 	else {

@@ -120,6 +120,10 @@ struct agent_state {
  * has the wrong type, is an error naming it (never silently reset: it holds
  * the trust baseline); st then holds nothing to release. */
 int state_load(struct agent_state *st, const char *state_dir, struct err *e);
+/* state_load() on the text of state_dir/state.json (len bytes, no NUL
+ * needed), read elsewhere; the same errors. */
+int state_parse(struct agent_state *st, const char *state_dir, const char *text, size_t len,
+		struct err *e);
 /* Writes st to its file, unless it differs from what the file holds only in
  * the traces of a quiet poll (phase fetch, gate or idle, phase_since,
  * fetched_at, last_cycle_at, next_poll_at, the up-to-date and waiting counts,

@@ -160,9 +160,28 @@ test_expect_success 'a silent server times out after fetch_timeout' '
 '
 
 test_expect_success 'a corrupt state file is reported, not reset' '
+	cp state/state.json good-state.json &&
+	test_when_finished "mv good-state.json state/state.json" &&
 	printf "{not json" >state/state.json &&
 	test_expect_code 1 cim -c agent.conf fetch 2>err &&
-	test_grep "state file is corrupt" err
+	test_grep "state/state.json:1: state file is corrupt .*; move it away to start over" err &&
+	test "$(cat state/state.json)" = "{not json"
+'
+
+test_expect_success 'a corrupt history is reported by history, and kept' '
+	test_when_finished "rm -f state/history.json" &&
+	printf "[{\"commit\": 5}]" >state/history.json &&
+	test_expect_code 1 cim -c agent.conf history 2>err &&
+	test_grep "state/history.json: entry 1 has no \"commit\" and \"outcome\" strings; fix it or move it away" err &&
+	test "$(cat state/history.json)" = "[{\"commit\": 5}]"
+'
+
+test_expect_success 'history shows a time past what a date can hold as a number' '
+	test_when_finished "rm -f state/history.json" &&
+	printf "[{\"commit\": \"%s\", \"outcome\": \"deployed\", \"finished_at\": 9000000000000000000}]" \
+		"$(git -C origin rev-parse main)" >state/history.json &&
+	cim -c agent.conf history >out &&
+	test_grep "^9000000000000000000  deployed" out
 '
 
 test_done

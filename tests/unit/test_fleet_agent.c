@@ -14,6 +14,7 @@
 #include "agent/fleet_publish.h"
 #include "agent/state.h"
 #include "base/err.h"
+#include "base/fileio.h"
 #include "fleet_fixtures.h"
 
 #include <stdio.h>
@@ -189,6 +190,66 @@ static void local_file_that_does_not_parse_is_an_error(void **state)
 	assert_non_null(strstr(e.msg, "remove the file to start afresh"));
 }
 
+/* Loading dir/fleet.json holding text fails with an error that names the
+ * file, says why and how to fix it, and leaves the file as it was (a caller
+ * that fails to load it saves nothing over it). */
+static void local_load_refuses(const char *dir, const char *text, const char *why)
+{
+	char path[4200], *back = NULL;
+	size_t len = 0;
+	struct fleet_local l;
+	struct err e = {{0}};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/fleet.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(fleet_local_load(&l, dir, "web-01", NULL, &e), -1);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, why));
+	assert_non_null(strstr(e.msg, "remove the file to start afresh"));
+	assert_int_equal(file_read_capped(path, 2 * FLEET_LOCAL_MAX_BYTES, &back, &len, &e), 0);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(back, text, len);
+	free(back);
+}
+
+static void local_file_of_another_shape_is_an_error_and_kept(void **state)
+{
+	const char *dir = *state;
+
+	local_load_refuses(dir, "{\"seq\": 41, \"gate\": {\"wave\": 2",
+			   "fleet.json:1: not a JSON object");
+	local_load_refuses(dir, "[{\"seq\": 41}]", "not a JSON object");
+	local_load_refuses(dir, "\"seq\"", "not a JSON object");
+	local_load_refuses(dir, "{\"seq\": \"41\"}", "\"seq\" is not an integer");
+	local_load_refuses(dir, "{\"nats_ok\": \"yes\"}", "\"nats_ok\" is not true or false");
+	local_load_refuses(dir, "{\"report\": {}}", "\"report\" is not a string");
+	local_load_refuses(dir, "{\"gate\": [1]}", "\"gate\" is not an object");
+	local_load_refuses(dir, "{\"gate\": {\"wave\": \"rest\"}}",
+			   "\"gate.wave\" is not an integer");
+	local_load_refuses(dir, "{\"seen\": {\"web-02\": \"9\"}}",
+			   "\"seen.web-02\" is not an integer");
+	local_load_refuses(dir, "{\"seen\": 9}", "\"seen\" is not an object");
+}
+
+static void local_file_over_the_limit_is_an_error_and_kept(void **state)
+{
+	const char *dir = *state;
+	size_t n = FLEET_LOCAL_MAX_BYTES + 1;
+	char *big = malloc(n + 1);
+
+	assert_non_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	big[n] = '\0';
+	local_load_refuses(dir, big, "over the limit of 1048576");
+	free(big);
+}
+
 static void trigger_delay_is_spread_and_stable(void **unused)
 {
 	char name[32];
@@ -218,6 +279,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(local_file_survives_a_restart, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(local_file_that_does_not_parse_is_an_error, dir_setup,
 					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(local_file_of_another_shape_is_an_error_and_kept,
+					    dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(local_file_over_the_limit_is_an_error_and_kept,
+					    dir_setup, dir_teardown),
 	    cmocka_unit_test(trigger_delay_is_spread_and_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

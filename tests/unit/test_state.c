@@ -1,6 +1,7 @@
 /* agent/state: a state file written by version 0.1 is read into the typed
  * fields, keys this version does not know survive a save, and a file with a
- * key of the wrong type is an error, never an empty state. */
+ * key of the wrong type is an error, never an empty state; a file that does
+ * not load (truncated, not an object, over the limit) is left as it is. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include "agent/state.h"
 #include "base/err.h"
+#include "base/fileio.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -167,15 +169,57 @@ static void wrong_type_is_an_error_naming_the_key(void **state)
 	assert_non_null(strstr(e.msg, "\"baseline\" is not a string"));
 }
 
-static void corrupt_file_is_an_error(void **state)
+/* Loading a state file holding text fails with an error that names the
+ * file, says why and how to fix it, and leaves the file as it was. */
+static void load_refuses(const struct dir *d, const char *text, const char *why)
 {
-	struct dir *d = *state;
 	struct agent_state st;
 	struct err e = {{0}};
+	char *back = NULL;
+	size_t len = 0;
 
-	put(d, "{\"schema\": 1, \"baseline\": ");
+	put(d, text);
 	assert_int_equal(state_load(&st, d->path, &e), -1);
-	assert_non_null(strstr(e.msg, "state file is corrupt"));
+	assert_non_null(strstr(e.msg, d->file));
+	assert_non_null(strstr(e.msg, why));
+	assert_true(strstr(e.msg, "move it away to start over") ||
+		    strstr(e.msg, "move the file away to start over"));
+	assert_int_equal(file_read_capped(d->file, 2 * STATE_MAX_BYTES, &back, &len, &e), 0);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(back, text, len);
+	free(back);
+}
+
+static void corrupt_file_is_an_error_and_kept(void **state)
+{
+	struct dir *d = *state;
+
+	load_refuses(d, "{\"schema\": 1, \"baseline\": ", "state.json:1: state file is corrupt");
+	load_refuses(d, "[{\"schema\": 1}]", "state file is corrupt (not an object)");
+	load_refuses(d, "null", "state file is corrupt");
+	load_refuses(d, "{\"deployed\": \"" C1 "\", \"deployed\": \"" C2 "\"}",
+		     "duplicate object key");
+	load_refuses(d, "{\"failed_commits\": {\"commit\": \"" C1 "\"}}",
+		     "\"failed_commits\" is not a list");
+	load_refuses(d, "{\"failed_commits\": [\"" C1 "\"]}",
+		     "\"failed_commits\" is not a list of");
+	load_refuses(d, "{\"metrics\": 3}", "\"metrics\" is not an object");
+	load_refuses(d, "{\"attempt\": 1.5}", "\"attempt\" is not an integer");
+}
+
+static void file_over_the_limit_is_an_error_and_kept(void **state)
+{
+	struct dir *d = *state;
+	size_t n = STATE_MAX_BYTES + 1;
+	char *big = malloc(n + 1);
+
+	assert_non_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	big[n] = '\0';
+	load_refuses(d, big, "over the limit of 4194304");
+	free(big);
 }
 
 /* A phase this version does not know starts the cycle over. */
@@ -311,7 +355,10 @@ int main(void)
 					    dir_teardown),
 	    cmocka_unit_test_setup_teardown(wrong_type_is_an_error_naming_the_key, dir_setup,
 					    dir_teardown),
-	    cmocka_unit_test_setup_teardown(corrupt_file_is_an_error, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(corrupt_file_is_an_error_and_kept, dir_setup,
+					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(file_over_the_limit_is_an_error_and_kept, dir_setup,
+					    dir_teardown),
 	    cmocka_unit_test_setup_teardown(unknown_phase_starts_over, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(no_file_is_an_empty_state, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(repeated_outcomes_are_quiet, dir_setup, dir_teardown),
