@@ -4,6 +4,7 @@
 #include "agent/config.h"
 #include "agent/fleet_local.h"
 #include "agent/log.h"
+#include "fleet/plan.h"
 
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,17 @@ static const char *str_of(json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s && *s ? s : NULL;
+}
+
+/* 1 for the first wave, 0 for none; a number no plan can have (fleet.json
+ * edited by hand) is none too. */
+static long long wave_number(const json_t *g)
+{
+	json_int_t w = json_integer_value(json_object_get(g, "wave"));
+
+	if (!json_is_true(json_object_get(g, "active")) || w < 0 || w >= FLEET_PLAN_MAX_WAVES)
+		return 0;
+	return (long long)w + 1;
 }
 
 /* "alone" (no plan in the tip), "waiting", "halted" or "open". */
@@ -100,9 +112,7 @@ void fleet_status_metrics(FILE *f, const struct config *cfg)
 		"# HELP cim_agent_fleet_wave This host's wave in the plan of the tip (1 = first; "
 		"0: none).\n"
 		"# TYPE cim_agent_fleet_wave gauge\ncim_agent_fleet_wave %lld\n",
-		json_is_true(json_object_get(g, "active"))
-		    ? (long long)json_integer_value(json_object_get(g, "wave")) + 1
-		    : 0);
+		wave_number(g));
 	fprintf(f, "# HELP cim_agent_fleet_gate The rollout gate's state at the last decision.\n"
 		   "# TYPE cim_agent_fleet_gate gauge\n");
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)

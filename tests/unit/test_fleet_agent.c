@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "agent/config.h"
 #include "agent/failed.h"
 #include "agent/fleet_daemon.h"
 #include "agent/fleet_local.h"
 #include "agent/fleet_publish.h"
+#include "agent/fleet_status.h"
 #include "agent/state.h"
 #include "base/err.h"
 #include "base/fileio.h"
@@ -250,6 +252,45 @@ static void local_file_over_the_limit_is_an_error_and_kept(void **state)
 	free(big);
 }
 
+/* cim_agent_fleet_wave from fleet.json: the wave's number from 1, and 0 for
+ * a number no plan can have (a file edited by hand; INT64_MAX + 1 was UB). */
+static void metrics_wave_is_bounded(void **state)
+{
+	const char *dir = *state;
+	const char *cases[][2] = {
+	    {"{\"gate\": {\"active\": true, \"wave\": 1}}", "cim_agent_fleet_wave 2\n"},
+	    {"{\"gate\": {\"active\": true, \"wave\": 9223372036854775807}}",
+	     "cim_agent_fleet_wave 0\n"},
+	    {"{\"gate\": {\"active\": true, \"wave\": -5}}", "cim_agent_fleet_wave 0\n"},
+	    {"{\"gate\": {\"active\": false, \"wave\": 1}}", "cim_agent_fleet_wave 0\n"},
+	};
+	struct config cfg;
+	char path[4200], *out = NULL, url[] = "nats://127.0.0.1:4222";
+	size_t len = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	char state_dir[4200];
+	snprintf(state_dir, sizeof(state_dir), "%s", dir);
+	cfg.agent.state_dir = state_dir;
+	cfg.fleet.nats_url.v[0] = url;
+	cfg.fleet.nats_url.n = 1;
+	snprintf(path, sizeof(path), "%s/fleet.json", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w"), *m;
+		assert_non_null(f);
+		fputs(cases[i][0], f);
+		fclose(f);
+		m = open_memstream(&out, &len);
+		assert_non_null(m);
+		fleet_status_metrics(m, &cfg);
+		fclose(m);
+		assert_non_null(strstr(out, cases[i][1]));
+		free(out);
+		out = NULL;
+	}
+	unlink(path);
+}
+
 static void trigger_delay_is_spread_and_stable(void **unused)
 {
 	char name[32];
@@ -283,6 +324,7 @@ int main(void)
 					    dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(local_file_over_the_limit_is_an_error_and_kept,
 					    dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(metrics_wave_is_bounded, dir_setup, dir_teardown),
 	    cmocka_unit_test(trigger_delay_is_spread_and_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
