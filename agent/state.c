@@ -1,5 +1,7 @@
 #include "agent/state.h"
 
+#include "agent/state_quiet.h"
+
 #include "base/err.h"
 #include "base/fileio.h"
 
@@ -269,89 +271,6 @@ static int state_init(struct agent_state *st, const char *state_dir, struct err 
 	return 0;
 }
 
-struct state_written {
-	char *quiet; /* state_text() without the times of a quiet poll */
-	int64_t at;  /* when the file was written */
-};
-
-static char *quiet_text(const struct agent_state *st)
-{
-	struct agent_state q = *st; /* shallow: only read */
-
-	if (q.phase == PHASE_FETCH || q.phase == PHASE_GATE)
-		q.phase = PHASE_IDLE;
-	q.phase_since = q.fetched_at = q.last_cycle_at = q.next_poll_at = 0;
-	/* The count of such polls (and of a waiting host's gate decisions, which
-	 * every report of the fleet may wake) and their success times: a crash
-	 * loses at most a minute of them, which a Prometheus counter tolerates.
-	 * A tip skipped as failed before, a halted rollout, a refused tip or the
-	 * same error again are polls as quiet: the outcome and its message are
-	 * compared, not their counts or times. */
-	static const enum cycle_outcome repeats[] = {CYCLE_UP_TO_DATE, CYCLE_WAITING, CYCLE_SKIPPED,
-						     CYCLE_HALTED,     CYCLE_REFUSED, CYCLE_ERROR};
-	for (size_t i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++)
-		q.metrics.cycles[repeats[i]] = 0;
-	memset(q.metrics.ok, 0, sizeof(q.metrics.ok));
-	q.metrics.failed[METRIC_VERIFY] = q.metrics.failed[METRIC_FETCH] = 0;
-	return state_text(&q);
-}
-
-/* What this process saved but left unwritten, and the file as this process
- * last wrote it: the next load in this process (the daemon's next cycle)
- * reads the newer text, unless someone else has written the file since. */
-static struct {
-	char *path, *text;
-	struct stat file;
-} unwritten;
-
-static bool same_file_as_written(const char *path, const struct stat *sb)
-{
-	return unwritten.path && strcmp(unwritten.path, path) == 0 &&
-	       sb->st_dev == unwritten.file.st_dev && sb->st_ino == unwritten.file.st_ino &&
-	       sb->st_size == unwritten.file.st_size &&
-	       sb->st_mtim.tv_sec == unwritten.file.st_mtim.tv_sec &&
-	       sb->st_mtim.tv_nsec == unwritten.file.st_mtim.tv_nsec;
-}
-
-static bool same_file_now(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 && same_file_as_written(path, &sb);
-}
-
-static void note_written(const char *path)
-{
-	free(unwritten.text);
-	unwritten.text = NULL;
-	free(unwritten.path);
-	unwritten.path = strdup(path);
-	if (unwritten.path && stat(path, &unwritten.file) < 0) {
-		free(unwritten.path);
-		unwritten.path = NULL;
-	}
-}
-
-static void remember_written(const struct agent_state *st, int64_t at)
-{
-	char *quiet = quiet_text(st);
-
-	if (!quiet)
-		return;
-	if (!st->written) {
-		/* st is const for callers; the record is not part of the state. */
-		struct agent_state *mut = (struct agent_state *)(uintptr_t)st;
-		mut->written = calloc(1, sizeof(*mut->written));
-		if (!mut->written) {
-			free(quiet);
-			return;
-		}
-	}
-	free(st->written->quiet);
-	st->written->quiet = quiet;
-	st->written->at = at;
-}
-
 /* The text of st->path into st (initialised); on an error st holds what
  * was read so far. */
 static int parse_text(struct agent_state *st, const char *text, size_t len, struct err *e)
@@ -404,28 +323,18 @@ int state_load(struct agent_state *st, const char *state_dir, struct err *e)
 		state_release(st);
 		return -1;
 	}
-	if (unwritten.text && same_file_as_written(st->path, &sb)) {
-		char *newer = strdup(unwritten.text);
-		if (newer) {
-			free(text);
-			text = newer;
-			len = strlen(text);
-		}
+	char *newer = state_quiet_unwritten_text(st->path, &sb);
+	if (newer) {
+		free(text);
+		text = newer;
+		len = strlen(text);
 	}
 	rc = parse_text(st, text, len, e);
 	free(text);
 	if (rc < 0)
 		state_release(st);
-	else {
-		remember_written(st, (int64_t)sb.st_mtime);
-		if (!same_file_as_written(st->path, &sb)) {
-			free(unwritten.text);
-			unwritten.text = NULL;
-			free(unwritten.path);
-			unwritten.path = strdup(st->path);
-			unwritten.file = sb;
-		}
-	}
+	else
+		state_quiet_loaded(st, &sb);
 	return rc;
 }
 
@@ -548,27 +457,12 @@ int state_save(const struct agent_state *st, struct err *e)
 
 	if (!text)
 		return err_set(e, "out of memory");
-	/* A quiet poll's fetch or gate phase is never written (a start after a
-	 * crash in it starts over, as from idle); its end is, once a minute. */
-	if (st->written && st->written->quiet &&
-	    (st->phase == PHASE_FETCH || st->phase == PHASE_GATE ||
-	     time(NULL) - st->written->at < STATE_QUIET_SECONDS)) {
-		char *quiet = quiet_text(st);
-		bool same = quiet && strcmp(quiet, st->written->quiet) == 0;
-
-		free(quiet);
-		if (same && same_file_now(st->path)) {
-			free(unwritten.text);
-			unwritten.text = text;
-			return 0;
-		}
-	}
+	if (state_quiet_keep_unwritten(st, text))
+		return 0;
 	rc = state_write_text(st->path, text, e);
 	free(text);
-	if (rc == 0) {
-		remember_written(st, (int64_t)time(NULL));
-		note_written(st->path);
-	}
+	if (rc == 0)
+		state_quiet_written(st, (int64_t)time(NULL));
 	return rc;
 }
 
@@ -598,9 +492,7 @@ void state_release(struct agent_state *st)
 		free(st->failed[i].reason);
 	}
 	json_decref(st->unknown);
-	if (st->written)
-		free(st->written->quiet);
-	free(st->written);
+	state_quiet_release(st);
 	free(st->path);
 	memset(st, 0, sizeof(*st));
 	st->last_outcome = -1;
