@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/fileio.h"
 #include "fleet_fixtures.h"
+#include "files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,14 +241,9 @@ static void local_file_of_another_shape_is_an_error_and_kept(void **state)
 static void local_file_over_the_limit_is_an_error_and_kept(void **state)
 {
 	const char *dir = *state;
-	size_t n = FLEET_LOCAL_MAX_BYTES + 1;
-	char *big = malloc(n + 1);
+	char *big = fx_oversize_json(FLEET_LOCAL_MAX_BYTES + 1, '{', '}');
 
 	assert_non_null(big);
-	memset(big, ' ', n);
-	big[0] = '{';
-	big[n - 1] = '}';
-	big[n] = '\0';
 	local_load_refuses(dir, big, "over the limit of 1048576");
 	free(big);
 }

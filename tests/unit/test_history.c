@@ -12,6 +12,7 @@
 #include "agent/history.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "files.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -138,14 +139,9 @@ static void malformed_history_is_an_error_and_kept(void **state)
 static void history_over_the_limit_is_an_error_and_kept(void **state)
 {
 	struct dir *d = *state;
-	size_t n = HISTORY_MAX_BYTES + 1;
-	char *big = malloc(n + 1);
+	char *big = fx_oversize_json(HISTORY_MAX_BYTES + 1, '[', ']');
 
 	assert_non_null(big);
-	memset(big, ' ', n);
-	big[0] = '[';
-	big[n - 1] = ']';
-	big[n] = '\0';
 	load_refuses(d, big, "over the limit of 8388608");
 	free(big);
 }

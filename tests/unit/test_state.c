@@ -11,6 +11,7 @@
 #include "agent/state.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "files.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -210,14 +211,9 @@ static void corrupt_file_is_an_error_and_kept(void **state)
 static void file_over_the_limit_is_an_error_and_kept(void **state)
 {
 	struct dir *d = *state;
-	size_t n = STATE_MAX_BYTES + 1;
-	char *big = malloc(n + 1);
+	char *big = fx_oversize_json(STATE_MAX_BYTES + 1, '{', '}');
 
 	assert_non_null(big);
-	memset(big, ' ', n);
-	big[0] = '{';
-	big[n - 1] = '}';
-	big[n] = '\0';
 	load_refuses(d, big, "over the limit of 4194304");
 	free(big);
 }
